@@ -1,0 +1,96 @@
+"""`replywise serve` and `replywise db`."""
+from __future__ import annotations
+
+
+import click
+
+from backend.cli.context import settings
+from backend.storage import migrate
+
+
+def register(cli: click.Group) -> None:
+    cli.add_command(serve)
+    cli.add_command(db)
+
+
+@click.command()
+@click.option("--host", default=None, help="Interface to bind (default REPLYWISE_HOST or 127.0.0.1).")
+@click.option("--port", type=int, default=None, help="Port (default REPLYWISE_PORT or 8000).")
+@click.option("--workers", type=int, default=None, help="Worker processes (default REPLYWISE_WORKERS).")
+@click.option("--threads", type=int, default=None, help="Threads per worker (default REPLYWISE_THREADS).")
+@click.option("--dev", is_flag=True, help="Flask's development server with the reloader.")
+def serve(host: str | None, port: int | None, workers: int | None, threads: int | None,
+          dev: bool) -> None:
+    """Run the Replywise service."""
+    config = settings()
+    changes = {k: v for k, v in {"host": host, "port": port, "workers": workers,
+                                 "threads": threads}.items() if v is not None}
+    config = config.with_overrides(**changes)
+    base = f"http://{config.host}:{config.port}"
+    click.echo(f"Replywise is starting on {base}\n"
+               f"  health:   {base}/healthz\n"
+               f"  API:      {base}/api/v1/openapi.json\n"
+               f"  try it:   replywise draft samples/invoice-question.eml --stream  (or POST {base}/api/v1/drafts)\n"
+               f"  drafter:  {'offline (no provider configured)' if not config.providers else ', '.join(p.name for p in config.providers)}",
+               err=True)
+    from backend.app import create_app
+    if dev:
+        create_app(config).run(host=config.host, port=config.port, debug=True, threaded=True)
+        return
+    _gunicorn(config)
+
+
+def _gunicorn(config) -> None:
+    from gunicorn.app.base import BaseApplication
+
+    from backend.app import create_app
+
+    class _App(BaseApplication):
+        def load_config(self) -> None:
+            # Worker model: drafting requests spend seconds waiting on an LLM and stream while
+            # they wait, so a process per request (sync workers) would hold a whole process
+            # idle per user. gthread keeps a few processes (one per core) each with many
+            # threads: waiting threads cost little memory, the GIL is released during network
+            # I/O, and the openai client, SQLAlchemy and psycopg need no monkey-patching (which
+            # gevent would). Threads per worker bound the number of concurrent drafts.
+            self.cfg.set("bind", f"{config.host}:{config.port}")
+            self.cfg.set("workers", config.workers)
+            self.cfg.set("worker_class", "gthread")
+            self.cfg.set("threads", config.threads)
+            # A streamed draft may legitimately last the whole draft deadline.
+            self.cfg.set("timeout", int(config.draft_deadline_s) + 30)
+            self.cfg.set("graceful_timeout", int(config.draft_deadline_s) + 5)
+            self.cfg.set("keepalive", 5)
+            self.cfg.set("accesslog", None)  # the app logs requests as JSON with request ids
+
+        def load(self):
+            return create_app(config)
+
+    _App().run()
+
+
+@click.group()
+def db() -> None:
+    """Database schema management."""
+
+
+@db.command()
+def upgrade() -> None:
+    """Apply database migrations up to the newest."""
+    config = settings()
+    migrate.upgrade(config.resolved_database_url)
+    click.echo(f"database is at revision {migrate.head_revision()}", err=True)
+
+
+@db.command()
+def current() -> None:
+    """Print the database's revision and the code's."""
+    from backend.storage.db import Database
+    database = Database(settings().resolved_database_url)
+    try:
+        click.echo(f"database: {migrate.current_revision(database.engine)}\n"
+                   f"code:     {migrate.head_revision()}")
+    finally:
+        database.dispose()
+
+

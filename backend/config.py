@@ -1,0 +1,261 @@
+"""Every setting Replywise reads, in one frozen object built once at start-up.
+
+Nothing else reads os.environ: create_app() and the CLI call Settings.from_env() once and pass
+the result down. Each field documents its variable; .env.example lists them all.
+"""
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field, replace
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any, Mapping
+
+from backend.providers.llm.base import ProviderConfig
+
+PREFIX = "REPLYWISE_"
+
+# USD per 1,000 tokens (input, output). Deployments override with REPLYWISE_PRICES; unknown
+# models cost 0 and are flagged in logs rather than guessed.
+DEFAULT_PRICES: dict[str, tuple[Decimal, Decimal]] = {
+    "gpt-4o": (Decimal("0.0025"), Decimal("0.01")),
+    "gpt-4o-mini": (Decimal("0.00015"), Decimal("0.0006")),
+    "gpt-4.1": (Decimal("0.002"), Decimal("0.008")),
+    "gpt-4.1-mini": (Decimal("0.0004"), Decimal("0.0016")),
+    "offline": (Decimal("0"), Decimal("0")),
+    "echo": (Decimal("0"), Decimal("0")),
+}
+
+
+class ConfigError(ValueError):
+    """A setting is present but unusable; the message names the variable."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Replywise configuration. Defaults give the embedded mode: SQLite, offline drafter."""
+
+    env: str = "development"                       # REPLYWISE_ENV: development | production
+    data_dir: Path = Path("var")                   # REPLYWISE_DATA_DIR: SQLite file, local keys
+    database_url: str = ""                         # REPLYWISE_DATABASE_URL (default: SQLite in data_dir)
+    redis_url: str | None = None                   # REPLYWISE_REDIS_URL
+    log_level: str = "INFO"                        # REPLYWISE_LOG_LEVEL
+    log_json: bool = True                          # REPLYWISE_LOG_JSON
+    host: str = "127.0.0.1"                        # REPLYWISE_HOST
+    port: int = 8000                               # REPLYWISE_PORT
+    workers: int = 2                               # REPLYWISE_WORKERS
+    threads: int = 64                              # REPLYWISE_THREADS (per worker)
+    public_base_url: str = ""                      # REPLYWISE_PUBLIC_BASE_URL
+    max_request_bytes: int = 1_000_000             # REPLYWISE_MAX_REQUEST_BYTES
+    providers: tuple[ProviderConfig, ...] = ()     # REPLYWISE_PROVIDERS (JSON) or REPLYWISE_OPENAI_*
+    draft_deadline_s: float = 45.0                 # REPLYWISE_DRAFT_DEADLINE_S
+    max_attempts_per_provider: int = 2             # REPLYWISE_MAX_ATTEMPTS_PER_PROVIDER
+    breaker_failures: int = 5                      # REPLYWISE_BREAKER_FAILURES
+    breaker_cooldown_s: float = 30.0               # REPLYWISE_BREAKER_COOLDOWN_S
+    prompt_token_budget: int = 6000                # REPLYWISE_PROMPT_TOKEN_BUDGET
+    max_output_tokens: int = 800                   # REPLYWISE_MAX_OUTPUT_TOKENS
+    prices: Mapping[str, tuple[Decimal, Decimal]] = field(
+        default_factory=lambda: dict(DEFAULT_PRICES))  # REPLYWISE_PRICES (JSON)
+    pseudonym_key: bytes | None = None             # REPLYWISE_PSEUDONYM_KEY (hex or text, >=16 bytes)
+    audit_signing_key: str | None = None           # REPLYWISE_AUDIT_SIGNING_KEY (PEM or base64)
+    audit_checkpoint_every: int = 1000             # REPLYWISE_AUDIT_CHECKPOINT_EVERY (events)
+    default_retention_days: int = 30               # REPLYWISE_RETENTION_DAYS
+    pii_default_region: str = "US"                 # REPLYWISE_PII_REGION
+    # Identity providers (Entra, Google) are configured by their own issues; none = local mode.
+    identity_providers: tuple[str, ...] = ()
+
+    @property
+    def local_mode(self) -> bool:
+        """True when no identity provider is configured: loopback-only local identity."""
+        return not self.identity_providers
+
+    @property
+    def resolved_database_url(self) -> str:
+        """The database URL, defaulting to a SQLite file in the data directory."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'replywise.db').resolve()}"
+
+    def with_overrides(self, **changes: Any) -> "Settings":
+        """A copy with some fields replaced (tests, CLI flags)."""
+        return replace(self, **changes)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> "Settings":
+        """Build Settings from REPLYWISE_* variables; raise ConfigError naming a bad one."""
+        env = os.environ if environ is None else environ
+        reader = _Reader(env)
+        settings = cls(
+            env=reader.choice("ENV", "development", {"development", "production"}),
+            data_dir=Path(reader.text("DATA_DIR", "var")),
+            database_url=reader.text("DATABASE_URL", ""),
+            redis_url=reader.text("REDIS_URL", "") or None,
+            log_level=reader.choice("LOG_LEVEL", "INFO",
+                                    {"DEBUG", "INFO", "WARNING", "ERROR"}, upper=True),
+            log_json=reader.flag("LOG_JSON", True),
+            host=reader.text("HOST", "127.0.0.1"),
+            port=reader.integer("PORT", 8000, 1, 65535),
+            workers=reader.integer("WORKERS", 2, 1, 64),
+            threads=reader.integer("THREADS", 64, 1, 2000),
+            public_base_url=reader.text("PUBLIC_BASE_URL", "").rstrip("/"),
+            max_request_bytes=reader.integer("MAX_REQUEST_BYTES", 1_000_000, 1024, 100_000_000),
+            providers=_providers(reader),
+            draft_deadline_s=reader.number("DRAFT_DEADLINE_S", 45.0, 1.0, 600.0),
+            max_attempts_per_provider=reader.integer("MAX_ATTEMPTS_PER_PROVIDER", 2, 1, 10),
+            breaker_failures=reader.integer("BREAKER_FAILURES", 5, 1, 1000),
+            breaker_cooldown_s=reader.number("BREAKER_COOLDOWN_S", 30.0, 0.1, 3600.0),
+            prompt_token_budget=reader.integer("PROMPT_TOKEN_BUDGET", 6000, 256, 1_000_000),
+            max_output_tokens=reader.integer("MAX_OUTPUT_TOKENS", 800, 16, 100_000),
+            prices=_prices(reader),
+            pseudonym_key=_key_bytes(reader.text("PSEUDONYM_KEY", "")),
+            audit_signing_key=reader.text("AUDIT_SIGNING_KEY", "") or None,
+            audit_checkpoint_every=reader.integer("AUDIT_CHECKPOINT_EVERY", 1000, 1, 10_000_000),
+            default_retention_days=reader.integer("RETENTION_DAYS", 30, 1, 3650),
+            pii_default_region=reader.text("PII_REGION", "US").upper(),
+        )
+        if settings.env == "production" and not settings.pseudonym_key:
+            raise ConfigError("REPLYWISE_PSEUDONYM_KEY is required when REPLYWISE_ENV=production")
+        return settings
+
+
+class _Reader:
+    """Typed access to REPLYWISE_* variables with errors that name the variable."""
+
+    def __init__(self, environ: Mapping[str, str]):
+        self._env = environ
+
+    def text(self, name: str, default: str) -> str:
+        return self._env.get(PREFIX + name, default).strip()
+
+    def choice(self, name: str, default: str, allowed: set[str], upper: bool = False) -> str:
+        value = self.text(name, default)
+        value = value.upper() if upper else value.lower()
+        if value not in allowed:
+            raise ConfigError(f"{PREFIX}{name} must be one of {sorted(allowed)}, got {value!r}")
+        return value
+
+    def flag(self, name: str, default: bool) -> bool:
+        value = self.text(name, "").lower()
+        if not value:
+            return default
+        if value in {"1", "true", "yes", "on"}:
+            return True
+        if value in {"0", "false", "no", "off"}:
+            return False
+        raise ConfigError(f"{PREFIX}{name} must be true or false, got {value!r}")
+
+    def integer(self, name: str, default: int, low: int, high: int) -> int:
+        raw = self.text(name, "")
+        if not raw:
+            return default
+        try:
+            value = int(raw)
+        except ValueError:
+            raise ConfigError(f"{PREFIX}{name} must be an integer, got {raw!r}") from None
+        if not low <= value <= high:
+            raise ConfigError(f"{PREFIX}{name} must be between {low} and {high}, got {value}")
+        return value
+
+    def number(self, name: str, default: float, low: float, high: float) -> float:
+        raw = self.text(name, "")
+        if not raw:
+            return default
+        try:
+            value = float(raw)
+        except ValueError:
+            raise ConfigError(f"{PREFIX}{name} must be a number, got {raw!r}") from None
+        if not low <= value <= high:
+            raise ConfigError(f"{PREFIX}{name} must be between {low} and {high}, got {value}")
+        return value
+
+    def json(self, name: str) -> Any:
+        raw = self.text(name, "")
+        if not raw:
+            return None
+        try:
+            return json.loads(raw)
+        except json.JSONDecodeError as exc:
+            raise ConfigError(f"{PREFIX}{name} is not valid JSON: {exc.msg}") from None
+
+
+_PROVIDER_KINDS = {"openai", "azure", "compatible", "offline", "echo"}
+
+
+def _providers(reader: _Reader) -> tuple[ProviderConfig, ...]:
+    """The provider chain, in order: REPLYWISE_PROVIDERS wins over the OpenAI shortcut."""
+    listed = reader.json("PROVIDERS")
+    if listed is not None:
+        if not isinstance(listed, list):
+            raise ConfigError(f"{PREFIX}PROVIDERS must be a JSON list of provider objects")
+        return tuple(_provider(entry, i, reader) for i, entry in enumerate(listed))
+    api_key = reader.text("OPENAI_API_KEY", "")
+    base_url = reader.text("OPENAI_BASE_URL", "")
+    if not api_key and not base_url:
+        return ()  # embedded default: the offline drafter answers
+    return (ProviderConfig(
+        name="openai" if not base_url else "compatible",
+        kind="openai" if not base_url else "compatible",
+        model=reader.text("OPENAI_MODEL", "gpt-4o-mini"),
+        base_url=base_url or None,
+        api_key=api_key or None,
+        region=reader.text("OPENAI_REGION", "global"),
+        timeout_s=reader.number("OPENAI_TIMEOUT_S", 30.0, 0.1, 600.0),
+    ),)
+
+
+def _provider(entry: Any, index: int, reader: _Reader) -> ProviderConfig:
+    where = f"{PREFIX}PROVIDERS[{index}]"
+    if not isinstance(entry, dict):
+        raise ConfigError(f"{where} must be an object")
+    kind = entry.get("kind")
+    if kind not in _PROVIDER_KINDS:
+        raise ConfigError(f"{where}.kind must be one of {sorted(_PROVIDER_KINDS)}")
+    name = entry.get("name") or kind
+    # Keys are referenced by variable name so the JSON itself can live in plain config.
+    api_key = entry.get("api_key")
+    if entry.get("api_key_env"):
+        api_key = reader.text(str(entry["api_key_env"]).removeprefix(PREFIX), "") or None
+    if kind in {"openai", "azure", "compatible"} and not entry.get("model") and kind != "azure":
+        raise ConfigError(f"{where}.model is required for kind {kind}")
+    if kind in {"azure", "compatible"} and not entry.get("base_url"):
+        raise ConfigError(f"{where}.base_url is required for kind {kind}")
+    try:
+        timeout = float(entry.get("timeout_s", 30.0))
+    except (TypeError, ValueError):
+        raise ConfigError(f"{where}.timeout_s must be a number") from None
+    return ProviderConfig(
+        name=str(name), kind=kind, model=str(entry.get("model") or entry.get("deployment") or kind),
+        base_url=entry.get("base_url"), api_key=api_key, api_version=entry.get("api_version"),
+        deployment=entry.get("deployment"), region=str(entry.get("region", "global")),
+        timeout_s=timeout,
+    )
+
+
+def _prices(reader: _Reader) -> dict[str, tuple[Decimal, Decimal]]:
+    prices = dict(DEFAULT_PRICES)
+    table = reader.json("PRICES")
+    if table is None:
+        return prices
+    if not isinstance(table, dict):
+        raise ConfigError(f"{PREFIX}PRICES must be an object of model -> prices")
+    for model, entry in table.items():
+        try:
+            prices[model] = (Decimal(str(entry["input_per_1k"])),
+                             Decimal(str(entry["output_per_1k"])))
+        except (KeyError, TypeError, InvalidOperation):
+            raise ConfigError(f"{PREFIX}PRICES[{model!r}] needs numeric input_per_1k "
+                              "and output_per_1k") from None
+    return prices
+
+
+def _key_bytes(value: str) -> bytes | None:
+    if not value:
+        return None
+    try:
+        raw = bytes.fromhex(value)
+    except ValueError:
+        raw = value.encode()
+    if len(raw) < 16:
+        raise ConfigError(f"{PREFIX}PSEUDONYM_KEY must be at least 16 bytes")
+    return raw

@@ -1,0 +1,89 @@
+"""The provider protocol: a provider turns a completion request into a stream of events."""
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from backend.drafting.model import ChatMessage, DraftContext, DraftOptions
+
+
+@dataclass(frozen=True)
+class CompletionRequest:
+    """What a provider receives. `context` lets the offline drafter work without a prompt."""
+
+    messages: tuple[ChatMessage, ...]
+    context: DraftContext
+    options: DraftOptions
+    max_tokens: int = 800
+    temperature: float = 0.4
+
+
+@dataclass(frozen=True)
+class Usage:
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+    @property
+    def total_tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+
+@dataclass(frozen=True)
+class TextDelta:
+    """A piece of draft text, in order."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class Finished:
+    """The stream ended properly: a finish reason arrived."""
+
+    finish_reason: str
+    model: str
+    usage: Usage | None = None
+
+
+StreamEvent = TextDelta | Finished
+
+
+class ProviderError(Exception):
+    """A provider call failed. `retryable` says whether trying again may help."""
+
+    def __init__(self, provider: str, reason: str, *, retryable: bool,
+                 retry_after: float | None = None, status: int | None = None):
+        super().__init__(f"{provider}: {reason}")
+        self.provider = provider
+        self.reason = reason
+        self.retryable = retryable
+        self.retry_after = retry_after
+        self.status = status
+
+
+class LLMProvider(Protocol):
+    """One configured upstream (or the offline drafter)."""
+
+    name: str
+    model: str
+    region: str
+
+    def stream(self, request: CompletionRequest, timeout: float) -> Iterator[StreamEvent]:
+        """Yield TextDelta events then exactly one Finished; raise ProviderError on failure."""
+        ...
+
+
+@dataclass(frozen=True)
+class ProviderConfig:
+    """One provider entry of the chain, from configuration."""
+
+    name: str                       # unique label, e.g. "openai", "azure-eu", "local"
+    kind: str                       # "openai" | "azure" | "compatible" | "offline" | "echo"
+    model: str = ""
+    base_url: str | None = None
+    api_key: str | None = None
+    api_version: str | None = None  # Azure only
+    deployment: str | None = None   # Azure only
+    region: str = "global"
+    timeout_s: float = 30.0
+    extra: dict[str, str] = field(default_factory=dict)

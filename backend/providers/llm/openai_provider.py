@@ -1,0 +1,279 @@
+"""OpenAI, Azure OpenAI and OpenAI-compatible servers (Ollama, vLLM, LM Studio) as LLMProviders."""
+from __future__ import annotations
+
+import email.utils
+import time
+from collections.abc import Iterator, Mapping
+from datetime import datetime, timezone
+from types import TracebackType
+from typing import Any
+
+import httpx2
+import openai
+
+from backend.providers.llm.base import (
+    CompletionRequest,
+    Finished,
+    ProviderConfig,
+    ProviderError,
+    StreamEvent,
+    TextDelta,
+    Usage,
+)
+
+OPENAI_BASE_URL = "https://api.openai.com/v1"
+# Local servers ignore the key, but the SDK refuses to build a client without one.
+_DUMMY_KEY = "not-needed"
+_DEFAULT_MAX_TOKENS_PARAM = {"openai": "max_completion_tokens", "azure": "max_tokens",
+                             "compatible": "max_tokens"}
+_RETRYABLE_STATUS = frozenset({408, 409, 425, 429})
+# 429 with these codes is a billing/quota problem: waiting will not fix it.
+_QUOTA_CODES = frozenset({"insufficient_quota", "billing_hard_limit_reached"})
+_DONE_MARKER = b"data: [DONE]"
+
+
+class OpenAIProvider:
+    """LLMProvider over the `openai` SDK; one pooled client each, retries left to the chain."""
+
+    kinds = ("openai", "azure", "compatible")
+
+    def __init__(self, config: ProviderConfig, *, client: openai.OpenAI | None = None) -> None:
+        if config.kind not in self.kinds:
+            raise ValueError(f"OpenAIProvider cannot serve kind {config.kind!r}")
+        self.config = config
+        self.name = config.name
+        self.kind = config.kind
+        # Azure routes by deployment; the deployment is what goes in the `model` field.
+        self.model = (config.deployment or config.model) if config.kind == "azure" else config.model
+        if not self.model:
+            raise ValueError(f"provider {config.name!r}: a model (or Azure deployment) is required")
+        self.region = config.region
+        self.timeout_s = config.timeout_s
+        self._max_tokens_param = config.extra.get(
+            "max_tokens_param", _DEFAULT_MAX_TOKENS_PARAM[config.kind])
+        # Some older OpenAI-compatible servers reject `stream_options`; allow turning it off.
+        self._include_usage = config.extra.get("include_usage", "true").lower() != "false"
+        self._client = client if client is not None else _make_client(config)
+
+    def stream(self, request: CompletionRequest, timeout: float) -> Iterator[StreamEvent]:
+        """Yield TextDelta events then exactly one Finished; raise ProviderError on failure."""
+        # httpx timeouts bound each read, not the whole answer; a trickling stream could run on
+        # forever, so the total is enforced here too.
+        deadline = time.monotonic() + timeout
+        kwargs: dict[str, Any] = {
+            "model": self.model,
+            "messages": [{"role": m.role, "content": m.content} for m in request.messages],
+            "stream": True,
+            "temperature": request.temperature,
+            self._max_tokens_param: request.max_tokens,
+            "timeout": timeout,
+        }
+        if self._include_usage:
+            kwargs["stream_options"] = {"include_usage": True}
+        try:
+            stream = self._client.chat.completions.create(**kwargs)
+        except Exception as exc:  # every SDK failure becomes a ProviderError
+            raise self._error(exc) from exc
+
+        finish_reason: str | None = None
+        model = self.model
+        usage: Usage | None = None
+        with stream:  # closes the HTTP response even when our consumer abandons us mid-stream
+            chunks = iter(stream)
+            while True:
+                try:
+                    chunk = next(chunks, None)
+                    if chunk is None:
+                        break
+                    if finish_reason is None and time.monotonic() > deadline:
+                        raise ProviderError(self.name, "timeout", retryable=True)
+                    model = chunk.model or model
+                    if chunk.usage is not None:
+                        usage = Usage(prompt_tokens=chunk.usage.prompt_tokens or 0,
+                                      completion_tokens=chunk.usage.completion_tokens or 0)
+                    choice = chunk.choices[0] if chunk.choices else None
+                    text = choice.delta.content if choice is not None and choice.delta else None
+                    if choice is not None and choice.finish_reason:
+                        finish_reason = choice.finish_reason
+                except ProviderError:
+                    raise
+                except Exception as exc:  # see _stream_error
+                    if finish_reason is not None:
+                        # The answer is complete; only the trailing usage chunk or [DONE] was
+                        # lost. Re-generating the whole draft for that would be waste.
+                        break
+                    raise self._stream_error(exc) from exc
+                if text:
+                    yield TextDelta(text)
+
+        if finish_reason is None:
+            raise ProviderError(self.name, "stream ended without finish reason", retryable=True)
+        if finish_reason == "content_filter":
+            # Deltas may already have been forwarded; the chain tells the caller to discard them.
+            raise ProviderError(self.name, "content filtered", retryable=False)
+        yield Finished(finish_reason=finish_reason, model=model, usage=usage)
+
+    def close(self) -> None:
+        """Close the pooled HTTP connections."""
+        self._client.close()
+
+    def __enter__(self) -> OpenAIProvider:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"OpenAIProvider(name={self.name!r}, kind={self.kind!r}, model={self.model!r})"
+
+    def _error(self, exc: Exception) -> ProviderError:
+        """Map an SDK exception raised before or during the stream to a ProviderError."""
+        if isinstance(exc, openai.APIStatusError):
+            return self._status_error(exc)
+        if isinstance(exc, openai.APITimeoutError):  # before APIConnectionError: it subclasses it
+            return ProviderError(self.name, "timeout", retryable=True)
+        if isinstance(exc, openai.APIConnectionError):
+            return ProviderError(self.name, "connection error", retryable=True)
+        if isinstance(exc, openai.APIError):
+            # An `{"error": ...}` event inside the stream: OpenAI sends these on overload.
+            return ProviderError(self.name, "upstream error in stream", retryable=True)
+        # Anything else is a bug or a misconfiguration; retrying the same call will not help.
+        return ProviderError(self.name, f"client error ({type(exc).__name__})", retryable=False)
+
+    def _stream_error(self, exc: Exception) -> ProviderError:
+        """Map a failure while reading chunks: the stream is broken, so trying again may help."""
+        if isinstance(exc, openai.OpenAIError):
+            error = self._error(exc)
+            return error if error.retryable else ProviderError(self.name, error.reason,
+                                                               retryable=True)
+        # The SDK json.loads each SSE line without wrapping the failure, so a garbled chunk
+        # surfaces as JSONDecodeError (UnicodeDecodeError for bad bytes); a chunk of the wrong
+        # shape as AttributeError/TypeError/IndexError when we read it.
+        return ProviderError(self.name, "invalid chunk", retryable=True)
+
+    def _status_error(self, exc: openai.APIStatusError) -> ProviderError:
+        status = exc.status_code
+        code = (exc.code or "").lower()
+        if status == 429:
+            if code in _QUOTA_CODES:
+                return ProviderError(self.name, "quota exhausted", retryable=False, status=status)
+            return ProviderError(self.name, "rate limited", retryable=True, status=status,
+                                 retry_after=parse_retry_after(exc.response.headers))
+        if status >= 500 or status in _RETRYABLE_STATUS:
+            return ProviderError(self.name, f"server error {status}", retryable=True, status=status,
+                                 retry_after=parse_retry_after(exc.response.headers))
+        if code == "content_filter":  # Azure rejects a filtered prompt with a 400
+            return ProviderError(self.name, "content filtered", retryable=False, status=status)
+        return ProviderError(self.name, f"rejected {status}", retryable=False, status=status)
+
+
+def parse_retry_after(headers: Mapping[str, str], *, now: datetime | None = None) -> float | None:
+    """Seconds to wait from `retry-after-ms`, or `Retry-After` as seconds or an HTTP date."""
+    value = headers.get("retry-after-ms")
+    if value is not None:
+        try:
+            millis = float(value)
+        except ValueError:
+            pass
+        else:
+            if millis >= 0:
+                return millis / 1000.0
+    value = headers.get("retry-after")
+    if value is None:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError):
+            return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=timezone.utc)
+        seconds = (when - (now or datetime.now(timezone.utc))).total_seconds()
+        return max(0.0, seconds)
+    return seconds if seconds >= 0 else None
+
+
+def _make_client(config: ProviderConfig) -> openai.OpenAI:
+    """One SDK client for the provider's lifetime, so connections are pooled across drafts."""
+    # max_retries=0: the chain owns retries, backoff, deadlines and failover; SDK retries would
+    # hide failures from the breaker and overrun the deadline.
+    http_client = openai.DefaultHttpxClient(transport=_KeepAliveTransport(
+        httpx2.HTTPTransport(limits=openai.DEFAULT_CONNECTION_LIMITS)))
+    common: dict[str, Any] = {"max_retries": 0, "timeout": config.timeout_s,
+                              "http_client": http_client}
+    try:
+        if config.kind == "azure":
+            if not config.base_url or not config.api_version:
+                raise ValueError(f"provider {config.name!r}: Azure needs base_url and api_version")
+            if not config.api_key:
+                raise ValueError(f"provider {config.name!r}: an API key is required")
+            return openai.AzureOpenAI(azure_endpoint=config.base_url,
+                                      api_version=config.api_version,
+                                      api_key=config.api_key, **common)
+        if config.kind == "openai":
+            if not config.api_key:
+                raise ValueError(f"provider {config.name!r}: an API key is required")
+            # Explicit base URL so the SDK never falls back to OPENAI_BASE_URL from the environment.
+            return openai.OpenAI(api_key=config.api_key,
+                                 base_url=config.base_url or OPENAI_BASE_URL, **common)
+        if not config.base_url:
+            raise ValueError(f"provider {config.name!r}: an OpenAI-compatible base_url is required")
+        return openai.OpenAI(api_key=config.api_key or _DUMMY_KEY, base_url=config.base_url,
+                             **common)
+    except BaseException:
+        http_client.close()
+        raise
+
+
+class _KeepAliveTransport(httpx2.BaseTransport):
+    """Wraps responses so a finished SSE stream gives its connection back to the pool."""
+
+    def __init__(self, inner: httpx2.BaseTransport) -> None:
+        self._inner = inner
+
+    def handle_request(self, request: httpx2.Request) -> httpx2.Response:
+        response = self._inner.handle_request(request)
+        if isinstance(response.stream, httpx2.SyncByteStream):
+            response.stream = _DrainAfterDone(response.stream)
+        return response
+
+    def close(self) -> None:
+        self._inner.close()
+
+
+class _DrainAfterDone(httpx2.SyncByteStream):
+    """Reads the rest of a body that already delivered `data: [DONE]` before closing it."""
+
+    # Why: the SDK stops reading at [DONE] and closes the response. On HTTP/1.1 the body's
+    # terminating chunk is then unread, so the connection is discarded and every draft pays a
+    # new TCP+TLS handshake before its first word. After [DONE] only that terminator is left,
+    # so reading it is immediate; it is still bounded by the call's read timeout, and we give up
+    # after a few KiB (nothing legitimate follows [DONE]).
+    _MAX_DRAIN_BYTES = 4096
+
+    def __init__(self, inner: httpx2.SyncByteStream) -> None:
+        self._inner = inner
+        self._chunks: Iterator[bytes] | None = None
+        self._tail = b""
+
+    def __iter__(self) -> Iterator[bytes]:
+        self._chunks = iter(self._inner)
+        for chunk in self._chunks:
+            self._tail = (self._tail + chunk)[-64:]
+            yield chunk
+
+    def close(self) -> None:
+        try:
+            if self._chunks is not None and _DONE_MARKER in self._tail:
+                drained = 0
+                for chunk in self._chunks:
+                    drained += len(chunk)
+                    if drained > self._MAX_DRAIN_BYTES:
+                        break
+        except Exception:  # cleanup must not fail a completed answer
+            pass
+        finally:
+            self._inner.close()

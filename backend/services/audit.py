@@ -1,0 +1,135 @@
+"""Appending to and reading the tamper-evident audit trail.
+
+Events are appended inside the caller's transaction, so an action and its audit event commit or
+roll back together. Writers of one tenant are serialised on that tenant's chain head: PostgreSQL
+locks the audit_heads row (SELECT ... FOR UPDATE), SQLite's BEGIN IMMEDIATE already admits one
+writer at a time. Either way each event links to exactly one predecessor.
+"""
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from datetime import datetime, timezone
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.orm import Session
+
+from backend.governance import audit_chain
+from backend.governance.identity import Principal
+from backend.logs import current_request_id
+from backend.services.runtime import Runtime
+from backend.storage.models import AuditCheckpoint, AuditEvent, AuditHead, new_id, utcnow
+
+log = logging.getLogger(__name__)
+
+
+def actor_pseudonym(rt: Runtime, principal: Principal) -> str:
+    """The keyed pseudonym that stands for this person in audit events."""
+    return rt.pseudonymizer.pseudonym("user", f"{principal.idp}:{principal.tenant_id}:"
+                                              f"{principal.subject}")
+
+
+def record(rt: Runtime, session: Session, principal: Principal, action: str, *,
+           result: str = "success", target: tuple[str, str] | None = None,
+           provider: str | None = None, model: str | None = None,
+           prompt_tokens: int | None = None, completion_tokens: int | None = None,
+           cost_usd: Decimal | None = None, pii_counts: dict[str, int] | None = None,
+           details: dict[str, Any] | None = None) -> AuditEvent:
+    """Append one event to the principal's tenant chain within `session`'s transaction."""
+    tenant_id = principal.tenant_id
+    head = _lock_head(session, tenant_id)
+    event = AuditEvent(
+        event_id=new_id(), tenant_id=tenant_id, seq=head.seq + 1, occurred_at=utcnow(),
+        actor=actor_pseudonym(rt, principal), actor_roles=sorted(principal.roles),
+        action=action, target_type=target[0] if target else None,
+        target_id=target[1] if target else None, request_id=current_request_id(),
+        client_ip=rt.pseudonymizer.client_ip(principal.client_ip),
+        user_agent=(principal.user_agent or None) and principal.user_agent[:300],
+        result=result, provider=provider, model=model, prompt_tokens=prompt_tokens,
+        completion_tokens=completion_tokens,
+        cost_usd=None if cost_usd is None else format(cost_usd, "f"),
+        pii_counts=dict(pii_counts or {}),
+        details=audit_chain.redact_free_text_guard(dict(details or {})),
+        prev_hash=head.hash, hash="")
+    event.hash = audit_chain.event_hash(head.hash, as_chain_dict(event))
+    session.add(event)
+    head.seq, head.hash = event.seq, event.hash
+    _maybe_checkpoint(rt, session, event)
+    return event
+
+
+def _lock_head(session: Session, tenant_id: str) -> AuditHead:
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(pg_insert(AuditHead).values(
+            tenant_id=tenant_id, seq=0, hash=audit_chain.GENESIS_HASH).on_conflict_do_nothing())
+        return session.scalars(select(AuditHead).where(AuditHead.tenant_id == tenant_id)
+                               .with_for_update()).one()
+    head = session.get(AuditHead, tenant_id)
+    if head is None:
+        head = AuditHead(tenant_id=tenant_id, seq=0, hash=audit_chain.GENESIS_HASH)
+        session.add(head)
+    return head
+
+
+def _maybe_checkpoint(rt: Runtime, session: Session, event: AuditEvent) -> None:
+    key = signing_key(rt)
+    if key is None or event.seq % rt.settings.audit_checkpoint_every:
+        return
+    session.add(checkpoint_row(event.tenant_id, event.seq, event.hash, key))
+
+
+def checkpoint_row(tenant_id: str, seq: int, head_hash: str, key) -> AuditCheckpoint:
+    """A signed checkpoint row for (seq, head hash)."""
+    created = iso(utcnow())
+    cp = audit_chain.make_checkpoint(tenant_id, seq, head_hash, key, created)
+    return AuditCheckpoint(tenant_id=tenant_id, seq=seq, head_hash=head_hash,
+                           created_at=parse_iso(created), key_id=cp["key_id"],
+                           signature=cp["signature"])
+
+
+def signing_key(rt: Runtime):
+    """The Ed25519 checkpoint key from configuration, loaded once (None when not configured)."""
+    if "audit_key" not in rt.caches:
+        value = rt.settings.audit_signing_key
+        rt.caches["audit_key"] = audit_chain.load_signing_key(value) if value else None
+    return rt.caches["audit_key"]
+
+
+def iso(moment: datetime) -> str:
+    """The canonical timestamp form hashed into events."""
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def parse_iso(text: str) -> datetime:
+    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=timezone.utc)
+
+
+CHAIN_FIELDS = ("event_id", "seq", "tenant_id", "actor", "actor_roles", "action", "target_type",
+                "target_id", "request_id", "client_ip", "user_agent", "result", "provider",
+                "model", "prompt_tokens", "completion_tokens", "cost_usd", "pii_counts",
+                "details", "prev_hash")
+
+
+def as_chain_dict(event: AuditEvent) -> dict[str, Any]:
+    """The event as the plain dict that is hashed, exported and verified."""
+    data = {name: getattr(event, name) for name in CHAIN_FIELDS}
+    data["occurred_at"] = iso(event.occurred_at)
+    data["hash"] = event.hash
+    return data
+
+
+def iter_events(session: Session, batch: int = 2000) -> Iterator[dict[str, Any]]:
+    """The session tenant's events in chain order, streamed in batches (millions fit)."""
+    last = 0
+    while True:
+        rows = session.scalars(select(AuditEvent).where(AuditEvent.seq > last)
+                               .order_by(AuditEvent.seq).limit(batch)).all()
+        if not rows:
+            return
+        for row in rows:
+            yield as_chain_dict(row)
+        last = rows[-1].seq
+        session.expunge_all()

@@ -1,0 +1,79 @@
+"""Recording drafts and feedback: usage metadata always, content only when the tenant opts in."""
+from __future__ import annotations
+
+from decimal import Decimal
+
+from sqlalchemy import select
+
+from backend.drafting.model import DraftOptions
+from backend.errors import NotFound
+from backend.governance import rbac
+from backend.governance.identity import Principal
+from backend.providers.llm.base import Usage
+from backend.services import audit
+from backend.services.runtime import Runtime
+from backend.services.tenants import policy_for
+from backend.storage.models import Draft, Feedback
+
+
+def save_draft(rt: Runtime, principal: Principal, *, surface: str, status: str, provider: str,
+               model: str, options: DraftOptions, language: str, usage: Usage, cost: Decimal,
+               latency_ms: int, ttft_ms: int | None, attempts: int, failovers: int,
+               offline_fallback: bool, text: str | None, keep_text: bool,
+               pii_counts: dict[str, int]) -> str:
+    """Insert the draft row and its audit event in one transaction; return the draft id."""
+    with rt.db.session(principal.tenant_id) as session:
+        draft = Draft(
+            user_id=principal.user_id, surface=surface, status=status, provider=provider,
+            model=model, tone=str(options.tone), length=str(options.length), language=language,
+            refine=str(options.refine) if options.refine else None,
+            prompt_tokens=usage.prompt_tokens, completion_tokens=usage.completion_tokens,
+            cost_usd=cost, latency_ms=latency_ms, ttft_ms=ttft_ms, attempts=attempts,
+            failovers=failovers, offline_fallback=offline_fallback,
+            text_length=len(text or ""), pii_counts=pii_counts,
+            text=text if keep_text else None)
+        session.add(draft)
+        session.flush()
+        audit.record(rt, session, principal, "draft.create", target=("draft", draft.id),
+                     provider=provider, model=model, prompt_tokens=usage.prompt_tokens,
+                     completion_tokens=usage.completion_tokens, cost_usd=cost,
+                     pii_counts=pii_counts,
+                     details={"surface": surface, "status": status, "attempts": attempts,
+                              "failovers": failovers, "offline_fallback": offline_fallback})
+        return draft.id
+
+
+def record_feedback(rt: Runtime, principal: Principal, draft_id: str, *, action: str | None,
+                    rating: int | None, final_text: str | None) -> dict:
+    """Store feedback on one of the user's own drafts; audited. 404 for anyone else's draft."""
+    rbac.require(principal, "draft.feedback")
+    keep_text = policy_for(rt, principal.tenant_id).keep_draft_text
+    with rt.db.session(principal.tenant_id) as session:
+        draft = session.scalars(select(Draft).where(Draft.id == draft_id,
+                                                    Draft.user_id == principal.user_id)).first()
+        if draft is None:
+            raise NotFound("No such draft.")
+        ratio = edit_ratio(draft.text, final_text) if final_text is not None else None
+        feedback = Feedback(draft_id=draft.id, user_id=principal.user_id, action=action,
+                            rating=rating, edit_ratio=ratio,
+                            final_text=final_text if keep_text else None)
+        session.add(feedback)
+        session.flush()
+        audit.record(rt, session, principal, "draft.feedback", target=("draft", draft.id),
+                     details={"action": action, "rating": rating,
+                              "edit_ratio": None if ratio is None else str(ratio)})
+        return {"id": feedback.id, "draft_id": draft.id, "action": action, "rating": rating,
+                "edit_ratio": None if ratio is None else float(ratio)}
+
+
+def edit_ratio(draft_text: str | None, final_text: str) -> Decimal | None:
+    """Share of the draft the user changed (0 = sent as drafted, 1 = rewritten).
+
+    Needs the draft text, which exists only when the tenant keeps it; otherwise None.
+    """
+    if draft_text is None:
+        return None
+    from difflib import SequenceMatcher  # stdlib; word-level keeps it fast on long drafts
+    similarity = SequenceMatcher(None, draft_text.split(), final_text.split(),
+                                 autojunk=False).ratio()
+    return Decimal(str(round(1 - similarity, 4)))

@@ -1,0 +1,303 @@
+"""OpenAIProvider against a real HTTP server speaking the OpenAI protocol, faults included."""
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from datetime import datetime, timedelta, timezone
+from email.utils import format_datetime
+
+import pytest
+
+from backend.providers.llm.base import (
+    CompletionRequest,
+    Finished,
+    ProviderConfig,
+    ProviderError,
+    TextDelta,
+    Usage,
+)
+from backend.providers.llm.openai_provider import OpenAIProvider, parse_retry_after
+from tests.fakes.openai_server import Behaviour, FakeOpenAIServer, default_reply
+
+MakeProvider = Callable[..., OpenAIProvider]
+
+
+def _text(events: Iterable[object]) -> str:
+    return "".join(e.text for e in events if isinstance(e, TextDelta))
+
+
+def _fail(provider: OpenAIProvider, request: CompletionRequest,
+          timeout: float = 5.0) -> tuple[ProviderError, list[object]]:
+    """Run a stream that must fail; return the error and the events seen before it."""
+    seen: list[object] = []
+    with pytest.raises(ProviderError) as info:
+        for event in provider.stream(request, timeout):
+            seen.append(event)
+    assert not any(isinstance(e, Finished) for e in seen)
+    return info.value, seen
+
+
+def test_normal_stream_yields_word_deltas_then_one_finished_with_usage(
+        make_provider: MakeProvider, openai_server: FakeOpenAIServer,
+        completion_request: CompletionRequest) -> None:
+    events = list(make_provider().stream(completion_request, 5.0))
+
+    *deltas, finished = events
+    assert all(isinstance(d, TextDelta) for d in deltas) and len(deltas) > 3
+    expected = default_reply([{"role": "user", "content": "Could you send the invoice again?"}])
+    assert _text(deltas) == expected
+    # The fake server counts words as tokens.
+    usage = Usage(prompt_tokens=10, completion_tokens=len(expected.split()))
+    assert finished == Finished("stop", "fake-model", usage)
+
+
+def test_request_carries_messages_model_streaming_flags_and_a_dummy_key(
+        make_provider: MakeProvider, openai_server: FakeOpenAIServer,
+        completion_request: CompletionRequest) -> None:
+    list(make_provider().stream(completion_request, 5.0))
+
+    (recorded,) = openai_server.requests
+    assert recorded.path == "/v1/chat/completions"
+    assert recorded.body["model"] == "fake-model"
+    assert recorded.body["stream"] is True
+    assert recorded.body["stream_options"] == {"include_usage": True}
+    assert recorded.body["max_tokens"] == 800
+    assert recorded.body["messages"] == [
+        {"role": "system", "content": "You draft email replies."},
+        {"role": "user", "content": "Could you send the invoice again?"}]
+    assert recorded.headers["authorization"] == "Bearer not-needed"
+
+
+def test_openai_kind_sends_the_key_and_max_completion_tokens(
+        make_provider: MakeProvider, openai_server: FakeOpenAIServer,
+        completion_request: CompletionRequest) -> None:
+    list(make_provider(kind="openai", api_key="sk-test").stream(completion_request, 5.0))
+
+    (recorded,) = openai_server.requests
+    assert recorded.headers["authorization"] == "Bearer sk-test"
+    assert recorded.body["max_completion_tokens"] == 800
+    assert "max_tokens" not in recorded.body
+
+
+def test_usage_is_none_when_the_server_sends_no_usage_chunk(
+        make_provider: MakeProvider, openai_server: FakeOpenAIServer,
+        completion_request: CompletionRequest) -> None:
+    provider = make_provider(extra={"include_usage": "false"})
+
+    finished = list(provider.stream(completion_request, 5.0))[-1]
+
+    assert finished == Finished("stop", "fake-model", None)
+    assert "stream_options" not in openai_server.requests[0].body
+
+
+def test_azure_uses_the_deployment_path_api_version_and_api_key_header(
+        make_provider: MakeProvider, openai_server: FakeOpenAIServer,
+        completion_request: CompletionRequest) -> None:
+    openai_server.script(Behaviour.ok("Sure, attached."))
+
+    events = list(make_provider(name="azure-eu", kind="azure").stream(completion_request, 5.0))
+
+    assert _text(events) == "Sure, attached."
+    assert events[-1] == Finished("stop", "drafts-gpt", Usage(10, 2))
+    (recorded,) = openai_server.requests
+    assert recorded.path == "/openai/deployments/drafts-gpt/chat/completions"
+    assert recorded.query == {"api-version": ["2024-10-21"]}
+    assert recorded.headers["api-key"] == "azure-key"
+    assert "authorization" not in recorded.headers
+
+
+def test_consecutive_streams_reuse_one_pooled_connection(
+        make_provider: MakeProvider, openai_server: FakeOpenAIServer,
+        completion_request: CompletionRequest) -> None:
+    provider = make_provider()
+
+    for _ in range(3):
+        list(provider.stream(completion_request, 5.0))
+
+    assert len({r.client_port for r in openai_server.requests}) == 1
+
+
+def test_rate_limit_is_retryable_with_retry_after_seconds(
+        make_provider: MakeProvider, openai_server: FakeOpenAIServer,
+        completion_request: CompletionRequest) -> None:
+    openai_server.script(Behaviour.rate_limited("7"))
+
+    error, _ = _fail(make_provider(), completion_request)
+
+    assert (error.retryable, error.status, error.retry_after) == (True, 429, 7.0)
+    assert error.reason == "rate limited"
+
+
+def test_rate_limit_prefers_retry_after_ms(
+        make_provider: MakeProvider, openai_server: FakeOpenAIServer,
+        completion_request: CompletionRequest) -> None:
+    openai_server.script(Behaviour.rate_limited("7", retry_after_ms="1500"))
+
+    error, _ = _fail(make_provider(), completion_request)
+
+    assert error.retry_after == 1.5
+
+
+def test_rate_limit_accepts_an_http_date(
+        make_provider: MakeProvider, openai_server: FakeOpenAIServer,
+        completion_request: CompletionRequest) -> None:
+    when = datetime.now(timezone.utc) + timedelta(seconds=30)
+    openai_server.script(Behaviour.rate_limited(format_datetime(when, usegmt=True)))
+
+    error, _ = _fail(make_provider(), completion_request)
+
+    assert error.retry_after is not None and 25 <= error.retry_after <= 30
+
+
+def test_exhausted_quota_is_not_retryable(
+        make_provider: MakeProvider, openai_server: FakeOpenAIServer,
+        completion_request: CompletionRequest) -> None:
+    openai_server.script(Behaviour.rate_limited("1", code="insufficient_quota"))
+
+    error, _ = _fail(make_provider(), completion_request)
+
+    assert (error.retryable, error.reason) == (False, "quota exhausted")
+
+
+@pytest.mark.parametrize("status", [500, 502, 503])
+def test_server_errors_are_retryable(
+        make_provider: MakeProvider, openai_server: FakeOpenAIServer,
+        completion_request: CompletionRequest, status: int) -> None:
+    openai_server.script(Behaviour.error(status))
+
+    error, _ = _fail(make_provider(), completion_request)
+
+    assert (error.retryable, error.status) == (True, status)
+
+
+@pytest.mark.parametrize("status", [400, 401, 403, 404, 422])
+def test_client_errors_are_not_retryable(
+        make_provider: MakeProvider, openai_server: FakeOpenAIServer,
+        completion_request: CompletionRequest, status: int) -> None:
+    openai_server.script(Behaviour.error(status))
+
+    error, _ = _fail(make_provider(), completion_request)
+
+    assert (error.retryable, error.status) == (False, status)
+
+
+def test_azure_prompt_filter_rejection_is_not_retryable(
+        make_provider: MakeProvider, openai_server: FakeOpenAIServer,
+        completion_request: CompletionRequest) -> None:
+    openai_server.script(Behaviour.error(400, code="content_filter"))
+
+    error, _ = _fail(make_provider(kind="azure"), completion_request)
+
+    assert (error.retryable, error.reason) == (False, "content filtered")
+
+
+def test_answer_slower_than_the_timeout_is_a_retryable_timeout(
+        make_provider: MakeProvider, openai_server: FakeOpenAIServer,
+        completion_request: CompletionRequest) -> None:
+    openai_server.script(Behaviour.slow(2.0))
+
+    error, _ = _fail(make_provider(), completion_request, timeout=0.2)
+
+    assert (error.retryable, error.reason) == (True, "timeout")
+
+
+def test_dropped_connection_mid_stream_is_retryable_and_never_finishes(
+        make_provider: MakeProvider, openai_server: FakeOpenAIServer,
+        completion_request: CompletionRequest) -> None:
+    openai_server.script(Behaviour.drop_after(3))
+
+    error, seen = _fail(make_provider(), completion_request)
+
+    assert (error.retryable, error.reason) == (True, "connection error")
+    assert _text(seen) == "Thank you "
+
+
+def test_truncated_stream_without_finish_reason_is_retryable(
+        make_provider: MakeProvider, openai_server: FakeOpenAIServer,
+        completion_request: CompletionRequest) -> None:
+    openai_server.script(Behaviour.truncate_after(4))
+
+    error, seen = _fail(make_provider(), completion_request)
+
+    assert (error.retryable, error.reason) == (True, "stream ended without finish reason")
+    assert len(seen) == 3
+
+
+def test_invalid_json_chunk_is_retryable(
+        make_provider: MakeProvider, openai_server: FakeOpenAIServer,
+        completion_request: CompletionRequest) -> None:
+    openai_server.script(Behaviour.invalid_chunk_after(2))
+
+    error, seen = _fail(make_provider(), completion_request)
+
+    assert (error.retryable, error.reason) == (True, "invalid chunk")
+    assert len(seen) == 1
+
+
+def test_error_event_inside_the_stream_is_retryable(
+        make_provider: MakeProvider, openai_server: FakeOpenAIServer,
+        completion_request: CompletionRequest) -> None:
+    openai_server.script(Behaviour.stream_error_after(2))
+
+    error, _ = _fail(make_provider(), completion_request)
+
+    assert (error.retryable, error.reason) == (True, "upstream error in stream")
+
+
+def test_content_filter_finish_is_a_non_retryable_error(
+        make_provider: MakeProvider, openai_server: FakeOpenAIServer,
+        completion_request: CompletionRequest) -> None:
+    openai_server.script(Behaviour.content_filter("I cannot"))
+
+    error, seen = _fail(make_provider(), completion_request)
+
+    assert (error.retryable, error.reason) == (False, "content filtered")
+    assert seen == [TextDelta("I "), TextDelta("cannot")]
+
+
+def test_losing_only_the_usage_chunk_after_the_finish_still_finishes(
+        make_provider: MakeProvider, openai_server: FakeOpenAIServer,
+        completion_request: CompletionRequest) -> None:
+    # Events: role, "Sure ", "thing", finish -- then the socket drops before usage and [DONE].
+    openai_server.script(Behaviour(kind="drop", text="Sure thing", after_events=4))
+
+    events = list(make_provider().stream(completion_request, 5.0))
+
+    assert events[-1] == Finished("stop", "fake-model", None)
+    assert _text(events) == "Sure thing"
+
+
+def test_abandoning_a_stream_releases_the_connection_for_the_next_call(
+        make_provider: MakeProvider, openai_server: FakeOpenAIServer,
+        completion_request: CompletionRequest) -> None:
+    provider = make_provider()
+    openai_server.script(Behaviour.ok("one two three four", delay_between_chunks_s=0.05))
+    stream = provider.stream(completion_request, 5.0)
+
+    assert next(stream) == TextDelta("one ")
+    stream.close()  # type: ignore[attr-defined]  # it is a generator
+
+    assert isinstance(list(provider.stream(completion_request, 5.0))[-1], Finished)
+
+
+@pytest.mark.parametrize("config", [
+    ProviderConfig(name="o", kind="openai", model="gpt-4o-mini"),
+    ProviderConfig(name="a", kind="azure", base_url="https://x.example", api_key="k",
+                   deployment="d"),
+    ProviderConfig(name="c", kind="compatible", model="llama3"),
+    ProviderConfig(name="c", kind="compatible", base_url="http://127.0.0.1:1/v1"),
+])
+def test_incomplete_configuration_is_refused_at_start_up(config: ProviderConfig) -> None:
+    with pytest.raises(ValueError):
+        OpenAIProvider(config)
+
+
+def test_parse_retry_after_handles_each_header_form() -> None:
+    now = datetime(2025, 1, 1, 12, 0, 0, tzinfo=timezone.utc)
+    assert parse_retry_after({"retry-after": "3"}) == 3.0
+    assert parse_retry_after({"retry-after": "0.5"}) == 0.5
+    assert parse_retry_after({"retry-after-ms": "250", "retry-after": "9"}) == 0.25
+    assert parse_retry_after({"retry-after": "Wed, 01 Jan 2025 12:00:10 GMT"}, now=now) == 10.0
+    assert parse_retry_after({"retry-after": "Wed, 01 Jan 2025 11:59:00 GMT"}, now=now) == 0.0
+    assert parse_retry_after({"retry-after": "soon"}) is None
+    assert parse_retry_after({"retry-after": "-4"}) is None
+    assert parse_retry_after({}) is None
