@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 
+import sys
+
 import click
 
 from backend.cli.context import settings
@@ -64,6 +66,11 @@ def _gunicorn(config) -> None:
             self.cfg.set("accesslog", None)  # the app logs requests as JSON with request ids
 
         def load(self):
+            # Drafts hold a per-tenant audit lock across a few database round trips; after
+            # each one the thread must win the GIL back. The default 5 ms switch interval
+            # would stretch that lock (and every other thread's I/O wake-up) by up to 5 ms
+            # per round trip under load, so workers switch ten times more eagerly.
+            sys.setswitchinterval(0.0005)
             return create_app(config)
 
     _App().run()

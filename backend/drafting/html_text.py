@@ -71,6 +71,8 @@ _SPACES = re.compile(r"\s+")
 _INVISIBLE = re.compile("[\u200b\u200c\u200d\u2060\ufeff\u00ad\u034f]")
 # Outlook writes list bullets as glyphs of Symbol/Wingdings fonts ("·", "§", "o", "Ø").
 _WORD_BULLET = re.compile(r"^[·•▪◦●○■□§Øüo]\s+")
+# Lone surrogates (JSON can carry "\ud800") make libxml2 stop reading mid-document.
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 _XML_DECLARATION = re.compile(r"^\s*<\?xml[^>]*\?>", re.IGNORECASE)
 _TAG = re.compile(r"<[^>]*>")
 _URL_PREFIX = re.compile(r"^(?:https?://|mailto:|tel:)(?:www\.)?", re.IGNORECASE)
@@ -160,7 +162,8 @@ def html_to_text(html: str) -> str:
     """Convert a mail's HTML body to plain text, keeping paragraphs, lists, tables and quotes."""
     if not html or not html.strip():
         return ""
-    source = _XML_DECLARATION.sub("", html.replace("\x00", ""), count=1)
+    source = _LONE_SURROGATE.sub("\ufffd", html.replace("\x00", ""))
+    source = _XML_DECLARATION.sub("", source, count=1)
     try:
         # A parser per call (about a microsecond): lxml parsers must not be shared by threads.
         root = etree.fromstring(source, etree.HTMLParser(**_PARSER_OPTIONS))
@@ -208,7 +211,7 @@ def _is_hidden(element: etree._Element) -> bool:
     style = element.get("style")
     if not style:
         return element.get("hidden") is not None
-    style = style.lower().replace(" ", "")
+    style = "".join(style.split()).lower()
     if _HIDDEN_STYLE.search(style):
         return True
     if "overflow:hidden" in style and _COLLAPSED_BOX.search(style):
@@ -221,7 +224,7 @@ def _is_tight(element: etree._Element, walk: _Walk) -> bool:
     if walk.lists or "Mso" in (element.get("class") or ""):
         return True
     style = element.get("style")
-    return bool(style) and _TIGHT_MARGIN.search(style.lower().replace(" ", "")) is not None
+    return bool(style) and _TIGHT_MARGIN.search("".join(style.split()).lower()) is not None
 
 
 def _enter(element: etree._Element, kind: _Kind, walk: _Walk) -> None:
@@ -278,6 +281,7 @@ def _leave(element: etree._Element, kind: _Kind, walk: _Walk) -> None:
             sink.end_line()
         else:
             sink.end_paragraph()
+        sink.word_list = False  # an empty list paragraph must not mark the next line
     elif kind is _Kind.LINE:
         sink.end_line()
     elif kind in (_Kind.SPACED, _Kind.PRE):

@@ -6,7 +6,6 @@ import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from email import policy
-from email.message import EmailMessage as MimeMessage
 from email.utils import parsedate_to_datetime
 from typing import Any
 
@@ -24,6 +23,8 @@ _COMMENT_ADDRESS = re.compile(r"^([^\s()]+@[^\s()]+)\s*\((.*)\)$")
 _GROUP_NAME = re.compile(r"^[^<>\"@:]{1,80}:\s*")
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}")
 _SPACES = re.compile(r"\s+")
+# JSON may carry lone surrogates ("\ud800"); they cannot be encoded, so they never leave here.
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def message_from_fields(fields: Mapping[str, Any]) -> EmailMessage:
@@ -99,7 +100,7 @@ def _optional_str(fields: Mapping[str, Any], key: str, prefix: str) -> str:
         return ""
     if not isinstance(value, str):
         raise MailParseError(f"{prefix}{key} must be a string")
-    return value
+    return _LONE_SURROGATE.sub("\ufffd", value)
 
 
 def _address_values(value: Any, where: str) -> list[Address]:
@@ -146,7 +147,7 @@ def _first_str(value: Mapping[str, Any], keys: tuple[str, ...], where: str) -> s
             continue
         if not isinstance(found, str):
             raise MailParseError(f"{where}.{key} must be a string")
-        return found
+        return _LONE_SURROGATE.sub("\ufffd", found)
     return ""
 
 
@@ -155,7 +156,7 @@ def _first_str(value: Mapping[str, Any], keys: tuple[str, ...], where: str) -> s
 
 def _parse_addresses(text: str) -> list[Address]:
     """Parse an address list leniently: quoted names, comments, groups, ";" separators."""
-    pieces = _split_top_level(text)
+    pieces = _split_top_level(_LONE_SURROGATE.sub("\ufffd", text))
     merged: list[str] = []
     for piece in pieces:
         # Outlook shows names as "Doe, Jane"; unquoted, the comma splits the name from its address.
@@ -236,7 +237,8 @@ def _parse_date(value: Any) -> datetime | None:
         if isinstance(value, datetime):
             parsed = value
         elif isinstance(value, (int, float)) and not isinstance(value, bool):
-            # JavaScript hands out epoch milliseconds; no mail is dated before 1973 in seconds.
+            # JavaScript's epoch milliseconds are told from seconds by size: 1e11 is 1973 in
+            # milliseconds and the year 5138 in seconds.
             parsed = datetime.fromtimestamp(value / 1000 if value > 1e11 else value, UTC)
         elif isinstance(value, str) and value.strip():
             text = value.strip()

@@ -5,8 +5,9 @@ import re
 
 from backend.drafting.model import ParsedBody
 
-# Every pattern runs on one stripped line (or two or three joined lines) of bounded length, and
-# none nests quantifiers, so a hostile body costs linear time.
+# Every pattern runs on one stripped line (or up to three joined lines) of at most 400
+# characters, and cheap checks on the first and last character gate the costlier ones, so a
+# hostile body costs time linear in its length.
 _MAX_HEADER_LINE = 400
 
 _FROM_LABELS = ("from", "von", "de", "da", "van", "från", "fra")
@@ -37,8 +38,9 @@ _FORWARD_INTRO = re.compile(
 )
 _RULE = re.compile(r"^(?:_{10,}|-{10,})$")
 
-# "On <date>, <name> wrote:" in the languages Replywise serves. The date makes a digit mandatory,
-# which keeps prose such as "On the whole, Bob wrote:" in the message.
+# "On <date>, <name> wrote:" in the languages Replywise serves. Clients always write a time or
+# an address into it; requiring one keeps prose such as "Am Montag schrieb ich Ihnen:" or
+# "On the whole, Bob wrote:" in the message.
 _ATTRIBUTION_START = re.compile(r"^(?:On|Le|Am|El|Il|Op|Em)\s")
 _ATTRIBUTION_INITIALS = frozenset("OLAEI")
 _ATTRIBUTION = re.compile(
@@ -55,7 +57,7 @@ _NAMED_ATTRIBUTION = re.compile(
     r"^[^<>@]{0,80}<?[\w.+'-]+@[\w.-]+>?\)?,?\s+"
     r"(?:wrote|schrieb|a écrit|escribió|ha scritto|schreef|escreveu)\b[^:]{0,80}:$"
 )
-_DIGIT = re.compile(r"\d")
+_TIME_OR_ADDRESS = re.compile(r"\d:\d\d|\d ?h ?\d\d|@")
 
 _CLOSINGS = (
     # English
@@ -166,20 +168,19 @@ def _attribution_end(lines: list[str], i: int) -> int | None:
     line = lines[i].strip()
     if line.endswith(":") and "@" in line and _NAMED_ATTRIBUTION.match(line):
         return i
-    if not _ATTRIBUTION_START.match(line) or not _DIGIT.search(line):
+    if not _ATTRIBUTION_START.match(line):
         return None
-    if _ATTRIBUTION.match(line):
-        return i
     joined = line
-    for k in range(i + 1, min(i + 3, len(lines))):
-        piece = lines[k].strip()
-        if not piece or piece.startswith(">"):
-            return None
-        joined = f"{joined} {piece}"
+    for k in range(i, min(i + 3, len(lines))):
+        if k > i:
+            piece = lines[k].strip()
+            if not piece or piece.startswith(">"):
+                return None
+            joined = f"{joined} {piece}"
         if len(joined) > _MAX_HEADER_LINE:
             return None
-        if _ATTRIBUTION.match(joined):
-            return k
+        if joined[-1] == ":" and _ATTRIBUTION.match(joined):
+            return k if _TIME_OR_ADDRESS.search(joined) else None
     return None
 
 

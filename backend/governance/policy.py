@@ -53,7 +53,9 @@ class TenantPolicy:
         pii_data = data.get("pii") or {}
         if not isinstance(pii_data, dict):
             raise PolicyError("pii must be an object")
-        pii_data.setdefault("default_region", default_region)
+        # A copy: filling in the default must not write it into the caller's document, where it
+        # would be stored and pin the region even after the deployment's default changes.
+        pii_data = {"default_region": default_region, **pii_data}
         keep = data.get("keep_draft_text", False)
         if not isinstance(keep, bool):
             raise PolicyError("keep_draft_text must be true or false")

@@ -148,8 +148,12 @@ def grant_role(rt: Runtime, actor: Principal, user_id: str, role: str) -> list[s
 
 
 def revoke_role(rt: Runtime, actor: Principal, user_id: str, role: str) -> list[str]:
-    """Revoke a role (tenant_admin only); audited."""
+    """Revoke a role (tenant_admin only); audited. An unknown role name is simply not found."""
     rbac.require(actor, "users.manage")
+    if role not in rbac.ROLES:
+        # The name comes from the URL: unchecked, it reached the audit guard (a long one was a
+        # 500) and recorded a revocation of something that cannot exist.
+        raise NotFound(f"No such role; roles are {', '.join(sorted(rbac.ROLES))}.")
     with rt.db.session(actor.tenant_id) as session:
         user = find_user(session, user_id)
         grant = session.scalars(select(RoleGrant).where(RoleGrant.user_id == user.id,

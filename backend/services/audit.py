@@ -13,7 +13,7 @@ from datetime import datetime, timezone
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, insert, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
@@ -37,48 +37,62 @@ def record(rt: Runtime, session: Session, principal: Principal, action: str, *,
            provider: str | None = None, model: str | None = None,
            prompt_tokens: int | None = None, completion_tokens: int | None = None,
            cost_usd: Decimal | None = None, pii_counts: dict[str, int] | None = None,
-           details: dict[str, Any] | None = None) -> AuditEvent:
+           details: dict[str, Any] | None = None) -> dict[str, Any]:
     """Append one event to the principal's tenant chain within `session`'s transaction."""
     tenant_id = principal.tenant_id
-    head = _lock_head(session, tenant_id)
-    event = AuditEvent(
-        event_id=new_id(), tenant_id=tenant_id, seq=head.seq + 1, occurred_at=utcnow(),
-        actor=actor_pseudonym(rt, principal), actor_roles=sorted(principal.roles),
-        action=action, target_type=target[0] if target else None,
-        target_id=target[1] if target else None, request_id=current_request_id(),
-        client_ip=rt.pseudonymizer.client_ip(principal.client_ip),
-        user_agent=(principal.user_agent or None) and principal.user_agent[:300],
-        result=result, provider=provider, model=model, prompt_tokens=prompt_tokens,
-        completion_tokens=completion_tokens,
-        cost_usd=None if cost_usd is None else format(cost_usd, "f"),
-        pii_counts=dict(pii_counts or {}),
-        details=audit_chain.redact_free_text_guard(dict(details or {})),
-        prev_hash=head.hash, hash="")
-    event.hash = audit_chain.event_hash(head.hash, as_chain_dict(event))
-    session.add(event)
-    head.seq, head.hash = event.seq, event.hash
-    _maybe_checkpoint(rt, session, event)
+    prev_seq, prev_hash = _lock_head(session, tenant_id)
+    occurred = utcnow()
+    event: dict[str, Any] = {
+        "event_id": new_id(), "tenant_id": tenant_id, "seq": prev_seq + 1,
+        "occurred_at": iso(occurred), "actor": actor_pseudonym(rt, principal),
+        "actor_roles": sorted(principal.roles), "action": action,
+        "target_type": target[0] if target else None,
+        "target_id": target[1] if target else None, "request_id": current_request_id(),
+        "client_ip": rt.pseudonymizer.client_ip(principal.client_ip),
+        "user_agent": principal.user_agent[:300] if principal.user_agent else None,
+        "result": result, "provider": provider, "model": model,
+        "prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
+        "cost_usd": None if cost_usd is None else format(cost_usd, "f"),
+        "pii_counts": dict(pii_counts or {}),
+        "details": audit_chain.redact_free_text_guard(dict(details or {})),
+        "prev_hash": prev_hash,
+    }
+    event["hash"] = audit_chain.event_hash(prev_hash, event)
+    # Core statements, not ORM objects: this runs on every draft, and the unit of work costs
+    # more than the two inserts themselves.
+    connection = session.connection()
+    connection.execute(_INSERT_EVENT, {**event, "occurred_at": occurred})
+    connection.execute(_MOVE_HEAD, {"t": tenant_id, "seq": event["seq"], "hash": event["hash"]})
+    key = signing_key(rt)
+    if key is not None and event["seq"] % rt.settings.audit_checkpoint_every == 0:
+        session.add(checkpoint_row(tenant_id, event["seq"], event["hash"], key))
     return event
 
 
-def _lock_head(session: Session, tenant_id: str) -> AuditHead:
+# Statements built once with bind parameters, so SQLAlchemy compiles them once per process.
+_INSERT_EVENT = AuditEvent.__table__.insert()
+_MOVE_HEAD = (AuditHead.__table__.update().where(AuditHead.__table__.c.tenant_id == bindparam("t"))
+              .values(seq=bindparam("seq"), hash=bindparam("hash")))
+
+
+def _lock_head(session: Session, tenant_id: str) -> tuple[int, str]:
+    """The tenant's (seq, hash), locked for this transaction; the head row is created once."""
+    head = select(AuditHead.seq, AuditHead.hash).where(AuditHead.tenant_id == tenant_id)
     if session.get_bind().dialect.name == "postgresql":
-        session.execute(pg_insert(AuditHead).values(
-            tenant_id=tenant_id, seq=0, hash=audit_chain.GENESIS_HASH).on_conflict_do_nothing())
-        return session.scalars(select(AuditHead).where(AuditHead.tenant_id == tenant_id)
-                               .with_for_update()).one()
-    head = session.get(AuditHead, tenant_id)
-    if head is None:
-        head = AuditHead(tenant_id=tenant_id, seq=0, hash=audit_chain.GENESIS_HASH)
-        session.add(head)
-    return head
-
-
-def _maybe_checkpoint(rt: Runtime, session: Session, event: AuditEvent) -> None:
-    key = signing_key(rt)
-    if key is None or event.seq % rt.settings.audit_checkpoint_every:
-        return
-    session.add(checkpoint_row(event.tenant_id, event.seq, event.hash, key))
+        row = session.execute(head.with_for_update()).first()
+        if row is None:
+            session.execute(pg_insert(AuditHead).values(
+                tenant_id=tenant_id, seq=0, hash=audit_chain.GENESIS_HASH)
+                .on_conflict_do_nothing())
+            row = session.execute(head.with_for_update()).one()
+        return row.seq, row.hash
+    # SQLite: BEGIN IMMEDIATE already made this transaction the only writer.
+    row = session.execute(head).first()
+    if row is None:
+        session.execute(insert(AuditHead).values(tenant_id=tenant_id, seq=0,
+                                                 hash=audit_chain.GENESIS_HASH))
+        return 0, audit_chain.GENESIS_HASH
+    return row.seq, row.hash
 
 
 def checkpoint_row(tenant_id: str, seq: int, head_hash: str, key) -> AuditCheckpoint:

@@ -13,7 +13,10 @@ from backend.providers.llm.base import Usage
 from backend.services import audit
 from backend.services.runtime import Runtime
 from backend.services.tenants import policy_for
-from backend.storage.models import Draft, Feedback
+from backend.storage.models import Draft, Feedback, new_id, utcnow
+
+
+_INSERT_DRAFT = Draft.__table__.insert()  # compiled once; see save_draft
 
 
 def save_draft(rt: Runtime, principal: Principal, *, surface: str, status: str, provider: str,
@@ -22,25 +25,26 @@ def save_draft(rt: Runtime, principal: Principal, *, surface: str, status: str, 
                offline_fallback: bool, text: str | None, keep_text: bool,
                pii_counts: dict[str, int]) -> str:
     """Insert the draft row and its audit event in one transaction; return the draft id."""
+    draft_id = new_id()
     with rt.db.session(principal.tenant_id) as session:
-        draft = Draft(
-            user_id=principal.user_id, surface=surface, status=status, provider=provider,
-            model=model, tone=str(options.tone), length=str(options.length), language=language,
+        # A Core insert: this is on every draft's path and the ORM unit of work is the slow part.
+        session.connection().execute(_INSERT_DRAFT, dict(
+            id=draft_id, tenant_id=principal.tenant_id, user_id=principal.user_id,
+            surface=surface, status=status, provider=provider, model=model,
+            tone=str(options.tone), length=str(options.length), language=language,
             refine=str(options.refine) if options.refine else None,
             prompt_tokens=usage.prompt_tokens, completion_tokens=usage.completion_tokens,
             cost_usd=cost, latency_ms=latency_ms, ttft_ms=ttft_ms, attempts=attempts,
             failovers=failovers, offline_fallback=offline_fallback,
             text_length=len(text or ""), pii_counts=pii_counts,
-            text=text if keep_text else None)
-        session.add(draft)
-        session.flush()
-        audit.record(rt, session, principal, "draft.create", target=("draft", draft.id),
+            text=text if keep_text else None, created_at=utcnow()))
+        audit.record(rt, session, principal, "draft.create", target=("draft", draft_id),
                      provider=provider, model=model, prompt_tokens=usage.prompt_tokens,
                      completion_tokens=usage.completion_tokens, cost_usd=cost,
                      pii_counts=pii_counts,
                      details={"surface": surface, "status": status, "attempts": attempts,
                               "failovers": failovers, "offline_fallback": offline_fallback})
-        return draft.id
+    return draft_id
 
 
 def record_feedback(rt: Runtime, principal: Principal, draft_id: str, *, action: str | None,

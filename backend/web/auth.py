@@ -15,7 +15,7 @@ from backend.governance.rbac import PermissionDenied
 from backend.services import accounts, audit
 from backend.services.runtime import runtime
 
-_LOCAL_NAME = re.compile(r"^[A-Za-z0-9._@-]{1,64}$")
+_LOCAL_NAME = re.compile(r"[A-Za-z0-9._@-]{1,64}")
 
 
 def current_principal() -> Principal:
@@ -32,7 +32,7 @@ def current_principal() -> Principal:
     tenant = request.headers.get("X-Replywise-Tenant", LOCAL_TENANT)
     subject = request.headers.get("X-Replywise-User", "local-user")
     for header, value in (("X-Replywise-Tenant", tenant), ("X-Replywise-User", subject)):
-        if not _LOCAL_NAME.match(value):
+        if not _LOCAL_NAME.fullmatch(value):
             raise Unauthorized(f"{header} must be 1-64 letters, digits or ._@-")
     principal = Principal(idp=LOCAL_IDP, tenant_id=tenant, subject=subject,
                           display_name=request.headers.get("X-Replywise-Name", "")[:100] or None,

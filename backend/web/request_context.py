@@ -12,7 +12,7 @@ from backend.errors import PayloadTooLarge, UnsupportedMediaType
 
 log = logging.getLogger("replywise.access")
 
-_INCOMING_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
+_INCOMING_ID = re.compile(r"[A-Za-z0-9._-]{8,64}")
 
 
 def init_app(app: Flask) -> None:
@@ -23,7 +23,7 @@ def init_app(app: Flask) -> None:
     def _start() -> None:
         incoming = request.headers.get("X-Request-Id", "")
         # A caller-supplied id is kept for tracing across services, but only in a safe shape.
-        g.request_id = incoming if _INCOMING_ID.match(incoming) else uuid.uuid4().hex
+        g.request_id = incoming if _INCOMING_ID.fullmatch(incoming) else uuid.uuid4().hex
         g.started = time.perf_counter()
         limit = current_app.config["MAX_CONTENT_LENGTH"]
         if request.content_length is not None and request.content_length > limit:

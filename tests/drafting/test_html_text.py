@@ -80,10 +80,16 @@ def test_whitespace_is_collapsed_inside_lines() -> None:
 
 
 def test_entities_are_decoded_and_nbsp_becomes_a_plain_space() -> None:
-    text = html_to_text("<p>Fish&nbsp;&amp;&nbsp;chips &lt;3 caf&eacute; &#8364;5 &quot;ok&quot;</p>")
+    text = html_to_text(
+        "<p>Fish&nbsp;&amp;&nbsp;chips &lt;3 caf&eacute; &#8364;5 &quot;ok&quot;</p>"
+    )
 
     assert text == 'Fish & chips <3 café €5 "ok"'
     assert "\xa0" not in text
+
+
+def test_lone_surrogates_do_not_cut_the_text_short() -> None:
+    assert html_to_text("<p>before\ud800after</p><p>more</p>") == "before\ufffdafter\n\nmore"
 
 
 def test_zero_width_padding_is_removed() -> None:
@@ -151,15 +157,16 @@ def test_anchor_script_and_image_only_links_add_no_url(html: str) -> None:
 
 
 def test_outlook_safe_links_are_unwrapped_to_the_real_url() -> None:
-    html = ('<a href="https://eur01.safelinks.protection.outlook.com/?url=https%3A%2F%2Facme.example'
-            '%2Fdocs&amp;data=05%7C01&amp;reserved=0">the docs</a>')
+    html = ('<a href="https://eur01.safelinks.protection.outlook.com/'
+            '?url=https%3A%2F%2Facme.example%2Fdocs&amp;data=05%7C01&amp;reserved=0">the docs</a>')
 
     assert html_to_text(html) == "the docs (https://acme.example/docs)"
 
 
 def test_blockquote_lines_are_prefixed_so_quotes_stay_detectable() -> None:
     html = ('<div>Sure.</div><div class="gmail_quote">On Mon, Jan 6, 2025 at 10:00 AM Jane '
-            '&lt;j@x.com&gt; wrote:<br><blockquote class="gmail_quote"><div>Hello<br><br>there</div>'
+            '&lt;j@x.com&gt; wrote:<br><blockquote class="gmail_quote">'
+            '<div>Hello<br><br>there</div>'
             '<blockquote><div>older</div></blockquote></blockquote></div>')
 
     assert html_to_text(html) == (
@@ -211,7 +218,9 @@ def test_text_after_a_hidden_element_on_the_same_line_is_kept() -> None:
 
 
 def test_small_but_visible_text_is_kept() -> None:
-    assert html_to_text('<span style="font-size:10px;opacity:0.8">Small print</span>') == "Small print"
+    html = '<span style="font-size:10px;opacity:0.8">Small print</span>'
+
+    assert html_to_text(html) == "Small print"
 
 
 @pytest.mark.parametrize(

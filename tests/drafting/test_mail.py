@@ -121,7 +121,9 @@ def test_html_body_is_converted_when_it_is_the_only_body() -> None:
 
 
 def test_text_body_wins_over_html_when_both_are_sent() -> None:
-    message = message_from_fields({"body_text": "plain version", "body_html": "<p>html version</p>"})
+    message = message_from_fields(
+        {"body_text": "plain version", "body_html": "<p>html version</p>"}
+    )
 
     assert message.body_text == "plain version"
 
@@ -130,6 +132,18 @@ def test_blank_text_body_falls_back_to_html() -> None:
     message = message_from_fields({"body_text": "  \n", "body_html": "<p>html version</p>"})
 
     assert message.body_text == "html version"
+
+
+def test_lone_surrogates_from_json_are_replaced() -> None:
+    message = message_from_fields({
+        "subject": "Hi \ud800", "from": {"name": "J\udc00", "email": "j@x.com"},
+        "to": "Bo\ud801 <bo@x.com>", "body_text": "text \udfff",
+    })
+
+    assert message.subject == "Hi \ufffd"
+    assert message.sender == Address("J\ufffd", "j@x.com")
+    assert message.to == (Address("Bo\ufffd", "bo@x.com"),)
+    assert message.body_text == "text \ufffd"
 
 
 def test_missing_fields_give_an_empty_message() -> None:
@@ -315,7 +329,9 @@ def test_attachments_and_forwarded_messages_are_not_read() -> None:
     assert message.body_text == (
         "Hi team, the incident report is attached. Please review before standup."
     )
-    assert message.to == (Address("", "ops@example.net"), Address("Kim, Lee", "lee.kim@example.net"))
+    assert message.to == (
+        Address("", "ops@example.net"), Address("Kim, Lee", "lee.kim@example.net")
+    )
 
 
 # --- RFC 822 charsets and encodings --------------------------------------------------------------
@@ -533,7 +549,7 @@ def test_unusable_raw_input_raises(raw: object, message: str) -> None:
         b"garbage \xff\xfe no headers at all",
         b"Content-Type: text/plain; charset=\n\nx",
         b'Content-Type: text/plain; charset="\xff\xfe"\n\nx',
-        b"Content-Type: multipart/alternative; boundary=\"x\"\n\n--x\nContent-Type: text/html\n\n<p",
+        b'Content-Type: multipart/alternative; boundary="x"\n\n--x\nContent-Type: text/html\n\n<p',
         b"Content-Transfer-Encoding: base64\n\n!!!not base64!!!",
         b"Content-Transfer-Encoding: quoted-printable\n\n=ZZ=\n=",
         b"Content-Type: text/plain; charset*=utf-8''%E2%82%AC\n\nx",

@@ -296,6 +296,17 @@ def test_a_mention_of_wrote_in_prose_is_not_a_quote_header() -> None:
     assert split_body(body) == ParsedBody(latest=body)
 
 
+@pytest.mark.parametrize(
+    "body",
+    [
+        "Am 6. Januar schrieb ich Ihnen bereits:\n- das Angebot\n- die Rechnung",
+        "On 6 January 2025 our auditor wrote:\nthe figures are fine.",
+    ],
+)
+def test_prose_with_a_date_but_no_time_or_address_is_not_a_quote_header(body: str) -> None:
+    assert split_body(body) == ParsedBody(latest=body)
+
+
 def test_a_single_from_line_in_prose_is_not_a_header_block() -> None:
     body = "From: the legal team's point of view this is fine.\nTo: be confirmed next week."
 
