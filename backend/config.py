@@ -62,8 +62,34 @@ class Settings:
     audit_checkpoint_every: int = 1000             # REPLYWISE_AUDIT_CHECKPOINT_EVERY (events)
     default_retention_days: int = 30               # REPLYWISE_RETENTION_DAYS
     pii_default_region: str = "US"                 # REPLYWISE_PII_REGION
-    # Identity providers (Entra, Google) are configured by their own issues; none = local mode.
-    identity_providers: tuple[str, ...] = ()
+    # --- Microsoft Entra ID (Outlook add-in): configured when the client id is set
+    entra_client_id: str = ""                      # REPLYWISE_ENTRA_CLIENT_ID (the API's app id)
+    entra_client_secret: str | None = None         # REPLYWISE_ENTRA_CLIENT_SECRET (on-behalf-of)
+    entra_allowed_tenants: tuple[str, ...] = ()    # REPLYWISE_ENTRA_ALLOWED_TENANTS (comma list of tids)
+    entra_authority_host: str = "https://login.microsoftonline.com"  # REPLYWISE_ENTRA_AUTHORITY_HOST
+    entra_metadata_url: str = "{authority}/{tenant}/v2.0/.well-known/openid-configuration"  # REPLYWISE_ENTRA_METADATA_URL
+    entra_spa_client_id: str = ""                  # REPLYWISE_ENTRA_SPA_CLIENT_ID (taskpane; default: entra_client_id)
+    entra_clock_skew_s: int = 120                  # REPLYWISE_ENTRA_CLOCK_SKEW_S
+    graph_base_url: str = "https://graph.microsoft.com/v1.0"  # REPLYWISE_GRAPH_BASE_URL
+    # --- Google Workspace add-on (Gmail): configured when the service account is set
+    google_addon_service_account: str = ""        # REPLYWISE_GOOGLE_ADDON_SERVICE_ACCOUNT
+    google_endpoint_audiences: tuple[str, ...] = ()  # REPLYWISE_GOOGLE_ENDPOINT_AUDIENCES (comma list)
+    google_oauth_client_id: str = ""               # REPLYWISE_GOOGLE_OAUTH_CLIENT_ID (userIdToken audience)
+    google_certs_url: str = "https://www.googleapis.com/oauth2/v3/certs"  # REPLYWISE_GOOGLE_CERTS_URL
+    gmail_api_base_url: str = "https://gmail.googleapis.com"  # REPLYWISE_GMAIL_API_BASE_URL
+    gmail_deadline_s: float = 25.0                 # REPLYWISE_GMAIL_DEADLINE_S (cards must answer in ~30 s)
+
+    @property
+    def identity_providers(self) -> tuple[str, ...]:
+        """The identity providers configured; none means local mode."""
+        return tuple(name for name, on in (("entra", bool(self.entra_client_id)),
+                                           ("google", bool(self.google_addon_service_account)))
+                     if on)
+
+    @property
+    def entra_api_scope(self) -> str:
+        """The scope the taskpane asks for: the backend's own API."""
+        return f"api://{self.entra_client_id}/access_as_user" if self.entra_client_id else ""
 
     @property
     def local_mode(self) -> bool:
@@ -113,7 +139,29 @@ class Settings:
             audit_checkpoint_every=reader.integer("AUDIT_CHECKPOINT_EVERY", 1000, 1, 10_000_000),
             default_retention_days=reader.integer("RETENTION_DAYS", 30, 1, 3650),
             pii_default_region=reader.text("PII_REGION", "US").upper(),
+            entra_client_id=reader.text("ENTRA_CLIENT_ID", ""),
+            entra_client_secret=reader.text("ENTRA_CLIENT_SECRET", "") or None,
+            entra_allowed_tenants=reader.items("ENTRA_ALLOWED_TENANTS"),
+            entra_authority_host=reader.text("ENTRA_AUTHORITY_HOST",
+                                             "https://login.microsoftonline.com").rstrip("/"),
+            entra_metadata_url=reader.text(
+                "ENTRA_METADATA_URL", "{authority}/{tenant}/v2.0/.well-known/openid-configuration"),
+            entra_spa_client_id=reader.text("ENTRA_SPA_CLIENT_ID", ""),
+            entra_clock_skew_s=reader.integer("ENTRA_CLOCK_SKEW_S", 120, 0, 600),
+            graph_base_url=reader.text("GRAPH_BASE_URL",
+                                       "https://graph.microsoft.com/v1.0").rstrip("/"),
+            google_addon_service_account=reader.text("GOOGLE_ADDON_SERVICE_ACCOUNT", ""),
+            google_endpoint_audiences=reader.items("GOOGLE_ENDPOINT_AUDIENCES"),
+            google_oauth_client_id=reader.text("GOOGLE_OAUTH_CLIENT_ID", ""),
+            google_certs_url=reader.text("GOOGLE_CERTS_URL",
+                                         "https://www.googleapis.com/oauth2/v3/certs"),
+            gmail_api_base_url=reader.text("GMAIL_API_BASE_URL",
+                                           "https://gmail.googleapis.com").rstrip("/"),
+            gmail_deadline_s=reader.number("GMAIL_DEADLINE_S", 25.0, 1.0, 29.0),
         )
+        if settings.entra_client_id and not settings.entra_allowed_tenants:
+            raise ConfigError("REPLYWISE_ENTRA_ALLOWED_TENANTS must list the Entra tenant ids "
+                              "allowed to use this deployment")
         if settings.env == "production" and not settings.pseudonym_key:
             raise ConfigError("REPLYWISE_PSEUDONYM_KEY is required when REPLYWISE_ENV=production")
         return settings
@@ -168,6 +216,9 @@ class _Reader:
         if not low <= value <= high:
             raise ConfigError(f"{PREFIX}{name} must be between {low} and {high}, got {value}")
         return value
+
+    def items(self, name: str) -> tuple[str, ...]:
+        return tuple(i.strip() for i in self.text(name, "").split(",") if i.strip())
 
     def json(self, name: str) -> Any:
         raw = self.text(name, "")

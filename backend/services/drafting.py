@@ -44,6 +44,13 @@ class DraftRequest:
     thread: MailThread
     options: DraftOptions = field(default_factory=DraftOptions)
     surface: str = "api"
+    # Outlook: the conversation to read from Graph (tenant policy graph_context) with the
+    # caller's own Entra token, exchanged on-behalf-of. Never printed.
+    conversation_id: str | None = None
+    user_assertion: str | None = field(default=None, repr=False)
+    # A surface with its own hard time limit (Gmail cards: ~30 s) sets a shorter deadline; when
+    # providers can't finish within it, the offline drafter answers instead.
+    deadline_s: float | None = None
 
 
 @dataclass(frozen=True)
@@ -98,6 +105,7 @@ class _Prepared:
     language: str
     providers: list[LLMProvider]
     keep_text: bool
+    deadline_s: float
 
 
 def prepare(rt: Runtime, principal: Principal, req: DraftRequest) -> tuple[DraftContext, _Prepared]:
@@ -132,7 +140,9 @@ def prepare(rt: Runtime, principal: Principal, req: DraftRequest) -> tuple[Draft
                                    max_tokens=rt.settings.max_output_tokens)
     return safe_context, _Prepared(completion, dict(redactor.mapping), redactor.counts(),
                                    language, policy.providers.filter(rt.providers),
-                                   policy.keep_draft_text)
+                                   policy.keep_draft_text,
+                                   min(req.deadline_s or rt.settings.draft_deadline_s,
+                                       rt.settings.draft_deadline_s))
 
 
 def _known_names(thread: MailThread, signature: str, principal: Principal) -> list[str]:
@@ -217,7 +227,7 @@ class _RunState:
 def _compose(rt: Runtime, prepared: _Prepared, state: _RunState) -> Iterator[object]:
     """Provider chain events; the offline drafter answers when nothing else can."""
     if prepared.providers:
-        chain = ProviderChain(prepared.providers, deadline_s=rt.settings.draft_deadline_s,
+        chain = ProviderChain(prepared.providers, deadline_s=prepared.deadline_s,
                               max_attempts_per_provider=rt.settings.max_attempts_per_provider,
                               breaker=rt.breakers)
         try:

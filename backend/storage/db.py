@@ -2,13 +2,15 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+import fcntl
+import os
+import threading
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
-from sqlalchemy.pool import NullPool
 
 from backend.storage import scoping
 
@@ -48,6 +50,34 @@ def _configure_sqlite(engine: Engine) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+class _SqliteWriterQueue:
+    """Orders SQLite writers across threads and processes with an OS file lock.
+
+    SQLite's own busy handler retries with sleeps of up to 100 ms, so under load from several
+    gunicorn workers a transaction could wait far longer than the lock is held. A blocking
+    flock() wakes the next writer the moment the previous one finishes. Each transaction opens
+    its own descriptor because flock() conflicts between open files, even within one process.
+    """
+
+    def __init__(self, database_path: str):
+        self._path = database_path + ".writer-lock"
+        self._held = threading.local()
+
+    @contextmanager
+    def turn(self) -> Iterator[None]:
+        if getattr(self._held, "yes", False):
+            # A second transaction in the same thread would wait forever for the first.
+            raise RuntimeError("nested database transaction in one thread")
+        fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            self._held.yes = True
+            yield
+        finally:
+            self._held.yes = False
+            os.close(fd)  # closing releases the lock, also after errors
+
+
 class Database:
     """Owns the engine and hands out tenant-scoped sessions."""
 
@@ -55,6 +85,8 @@ class Database:
         self.url = url
         self.engine = make_engine(url, echo=echo)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        path = url.split("///", 1)[-1] if url.startswith("sqlite") else ""
+        self._writers = _SqliteWriterQueue(path) if path and path != ":memory:" else None
 
     @property
     def dialect(self) -> str:
@@ -67,8 +99,9 @@ class Database:
         session = self._sessions()
         scoping.bind(session, tenant_id, all_tenants=all_tenants)
         try:
-            with session.begin():
-                yield session
+            with self._writers.turn() if self._writers else nullcontext():
+                with session.begin():
+                    yield session
         finally:
             session.close()
 
