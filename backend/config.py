@@ -40,12 +40,14 @@ class Settings:
     data_dir: Path = Path("var")                   # REPLYWISE_DATA_DIR: SQLite file, local keys
     database_url: str = ""                         # REPLYWISE_DATABASE_URL (default: SQLite in data_dir)
     redis_url: str | None = None                   # REPLYWISE_REDIS_URL
+    redis_prefix: str = "replywise:"               # REPLYWISE_REDIS_PREFIX (keys of this deployment)
     log_level: str = "INFO"                        # REPLYWISE_LOG_LEVEL
     log_json: bool = True                          # REPLYWISE_LOG_JSON
     host: str = "127.0.0.1"                        # REPLYWISE_HOST
     port: int = 8000                               # REPLYWISE_PORT
     workers: int = 2                               # REPLYWISE_WORKERS
     threads: int = 64                              # REPLYWISE_THREADS (per worker)
+    gil_switch_interval_ms: float = 0.5            # REPLYWISE_GIL_SWITCH_INTERVAL_MS (workers; docs/deploy.md)
     public_base_url: str = ""                      # REPLYWISE_PUBLIC_BASE_URL
     max_request_bytes: int = 1_000_000             # REPLYWISE_MAX_REQUEST_BYTES
     providers: tuple[ProviderConfig, ...] = ()     # REPLYWISE_PROVIDERS (JSON) or REPLYWISE_OPENAI_*
@@ -55,10 +57,13 @@ class Settings:
     breaker_cooldown_s: float = 30.0               # REPLYWISE_BREAKER_COOLDOWN_S
     prompt_token_budget: int = 6000                # REPLYWISE_PROMPT_TOKEN_BUDGET
     max_output_tokens: int = 800                   # REPLYWISE_MAX_OUTPUT_TOKENS
+    draft_cache_ttl_s: int = 600                   # REPLYWISE_DRAFT_CACHE_TTL_S (0 disables the cache)
+    draft_cache_max_entries: int = 10_000          # REPLYWISE_DRAFT_CACHE_MAX_ENTRIES (in-process, per worker)
     prices: Mapping[str, tuple[Decimal, Decimal]] = field(
         default_factory=lambda: dict(DEFAULT_PRICES))  # REPLYWISE_PRICES (JSON)
     pseudonym_key: bytes | None = None             # REPLYWISE_PSEUDONYM_KEY (hex or text, >=16 bytes)
     audit_signing_key: str | None = None           # REPLYWISE_AUDIT_SIGNING_KEY (PEM or base64)
+    audit_public_key: str | None = None            # REPLYWISE_AUDIT_PUBLIC_KEY (auditors verify with it)
     audit_checkpoint_every: int = 1000             # REPLYWISE_AUDIT_CHECKPOINT_EVERY (events)
     default_retention_days: int = 30               # REPLYWISE_RETENTION_DAYS
     pii_default_region: str = "US"                 # REPLYWISE_PII_REGION
@@ -78,6 +83,22 @@ class Settings:
     google_certs_url: str = "https://www.googleapis.com/oauth2/v3/certs"  # REPLYWISE_GOOGLE_CERTS_URL
     gmail_api_base_url: str = "https://gmail.googleapis.com"  # REPLYWISE_GMAIL_API_BASE_URL
     gmail_deadline_s: float = 25.0                 # REPLYWISE_GMAIL_DEADLINE_S (cards must answer in ~30 s)
+    # --- Knowledge base (issue 8): grounding drafts in the company's documents
+    kb_passages: int = 4                           # REPLYWISE_KB_PASSAGES (per draft; 0 turns grounding off)
+    kb_passage_tokens: int = 1600                  # REPLYWISE_KB_PASSAGE_TOKENS (all passages together)
+    kb_max_upload_bytes: int = 50_000_000          # REPLYWISE_KB_MAX_UPLOAD_BYTES (admin API upload)
+    kb_max_file_bytes: int = 500_000_000           # REPLYWISE_KB_MAX_FILE_BYTES (larger files are skipped)
+    kb_ingest_workers: int = 0                     # REPLYWISE_KB_INGEST_WORKERS (0: one per CPU)
+    kb_queue: str = "replywise-kb"                 # REPLYWISE_KB_QUEUE (RQ queue, when redis_url is set)
+    kb_embedding_model: str = ""                   # REPLYWISE_KB_EMBEDDING_MODEL (set: hybrid ranking)
+    # --- analytics page, drift and /metrics (issue 6)
+    secret_key: str = ""                           # REPLYWISE_SECRET_KEY (signs /admin sign-in cookies)
+    google_oauth_client_secret: str = ""           # REPLYWISE_GOOGLE_OAUTH_CLIENT_SECRET (/admin Google sign-in)
+    metrics_token: str = ""                        # REPLYWISE_METRICS_TOKEN (bearer for /metrics; empty: loopback only)
+    metrics_multiproc_dir: str = ""                # REPLYWISE_METRICS_MULTIPROC_DIR (gunicorn: shared metric files)
+    drift_recent_days: int = 7                     # REPLYWISE_DRIFT_RECENT_DAYS
+    drift_baseline_days: int = 28                  # REPLYWISE_DRIFT_BASELINE_DAYS
+    drift_thresholds: Mapping[str, float] = field(default_factory=dict)  # REPLYWISE_DRIFT_THRESHOLDS (JSON)
 
     @property
     def identity_providers(self) -> tuple[str, ...]:
@@ -117,6 +138,7 @@ class Settings:
             data_dir=Path(reader.text("DATA_DIR", "var")),
             database_url=reader.text("DATABASE_URL", ""),
             redis_url=reader.text("REDIS_URL", "") or None,
+            redis_prefix=reader.text("REDIS_PREFIX", "replywise:"),
             log_level=reader.choice("LOG_LEVEL", "INFO",
                                     {"DEBUG", "INFO", "WARNING", "ERROR"}, upper=True),
             log_json=reader.flag("LOG_JSON", True),
@@ -124,6 +146,7 @@ class Settings:
             port=reader.integer("PORT", 8000, 1, 65535),
             workers=reader.integer("WORKERS", 2, 1, 64),
             threads=reader.integer("THREADS", 64, 1, 2000),
+            gil_switch_interval_ms=reader.number("GIL_SWITCH_INTERVAL_MS", 0.5, 0.1, 100.0),
             public_base_url=reader.text("PUBLIC_BASE_URL", "").rstrip("/"),
             max_request_bytes=reader.integer("MAX_REQUEST_BYTES", 1_000_000, 1024, 100_000_000),
             providers=_providers(reader),
@@ -133,9 +156,12 @@ class Settings:
             breaker_cooldown_s=reader.number("BREAKER_COOLDOWN_S", 30.0, 0.1, 3600.0),
             prompt_token_budget=reader.integer("PROMPT_TOKEN_BUDGET", 6000, 256, 1_000_000),
             max_output_tokens=reader.integer("MAX_OUTPUT_TOKENS", 800, 16, 100_000),
+            draft_cache_ttl_s=reader.integer("DRAFT_CACHE_TTL_S", 600, 0, 7 * 86400),
+            draft_cache_max_entries=reader.integer("DRAFT_CACHE_MAX_ENTRIES", 10_000, 1, 10_000_000),
             prices=_prices(reader),
             pseudonym_key=_key_bytes(reader.text("PSEUDONYM_KEY", "")),
             audit_signing_key=reader.text("AUDIT_SIGNING_KEY", "") or None,
+            audit_public_key=reader.text("AUDIT_PUBLIC_KEY", "") or None,
             audit_checkpoint_every=reader.integer("AUDIT_CHECKPOINT_EVERY", 1000, 1, 10_000_000),
             default_retention_days=reader.integer("RETENTION_DAYS", 30, 1, 3650),
             pii_default_region=reader.text("PII_REGION", "US").upper(),
@@ -158,6 +184,22 @@ class Settings:
             gmail_api_base_url=reader.text("GMAIL_API_BASE_URL",
                                            "https://gmail.googleapis.com").rstrip("/"),
             gmail_deadline_s=reader.number("GMAIL_DEADLINE_S", 25.0, 1.0, 29.0),
+            kb_passages=reader.integer("KB_PASSAGES", 4, 0, 20),
+            kb_passage_tokens=reader.integer("KB_PASSAGE_TOKENS", 1600, 100, 100_000),
+            kb_max_upload_bytes=reader.integer("KB_MAX_UPLOAD_BYTES", 50_000_000, 1024,
+                                               2_000_000_000),
+            kb_max_file_bytes=reader.integer("KB_MAX_FILE_BYTES", 500_000_000, 1024,
+                                             20_000_000_000),
+            kb_ingest_workers=reader.integer("KB_INGEST_WORKERS", 0, 0, 256),
+            kb_queue=reader.text("KB_QUEUE", "replywise-kb") or "replywise-kb",
+            kb_embedding_model=reader.text("KB_EMBEDDING_MODEL", ""),
+            secret_key=reader.text("SECRET_KEY", ""),
+            google_oauth_client_secret=reader.text("GOOGLE_OAUTH_CLIENT_SECRET", ""),
+            metrics_token=reader.text("METRICS_TOKEN", ""),
+            metrics_multiproc_dir=reader.text("METRICS_MULTIPROC_DIR", ""),
+            drift_recent_days=reader.integer("DRIFT_RECENT_DAYS", 7, 1, 90),
+            drift_baseline_days=reader.integer("DRIFT_BASELINE_DAYS", 28, 1, 365),
+            drift_thresholds=_drift_thresholds(reader),
         )
         if settings.entra_client_id and not settings.entra_allowed_tenants:
             raise ConfigError("REPLYWISE_ENTRA_ALLOWED_TENANTS must list the Entra tenant ids "
@@ -279,8 +321,26 @@ def _provider(entry: Any, index: int, reader: _Reader) -> ProviderConfig:
         name=str(name), kind=kind, model=str(entry.get("model") or entry.get("deployment") or kind),
         base_url=entry.get("base_url"), api_key=api_key, api_version=entry.get("api_version"),
         deployment=entry.get("deployment"), region=str(entry.get("region", "global")),
-        timeout_s=timeout,
+        timeout_s=timeout, **_shaping(entry, where),
     )
+
+
+def _shaping(entry: dict[str, Any], where: str) -> dict[str, Any]:
+    """Upstream shaping keys of one provider entry (issue 7): all optional, all positive."""
+    values: dict[str, Any] = {}
+    for key in ("rpm", "tpm", "max_concurrency", "max_queue"):
+        value = entry.get(key)
+        if value is None:
+            continue
+        if not isinstance(value, int) or isinstance(value, bool) or not 0 < value <= 10**9:
+            raise ConfigError(f"{where}.{key} must be a positive integer")
+        values[key] = value
+    if entry.get("queue_timeout_s") is not None:
+        value = entry["queue_timeout_s"]
+        if not isinstance(value, (int, float)) or isinstance(value, bool) or not 0 <= value <= 600:
+            raise ConfigError(f"{where}.queue_timeout_s must be a number from 0 to 600")
+        values["queue_timeout_s"] = float(value)
+    return values
 
 
 def _prices(reader: _Reader) -> dict[str, tuple[Decimal, Decimal]]:
@@ -298,6 +358,29 @@ def _prices(reader: _Reader) -> dict[str, tuple[Decimal, Decimal]]:
             raise ConfigError(f"{PREFIX}PRICES[{model!r}] needs numeric input_per_1k "
                               "and output_per_1k") from None
     return prices
+
+
+def export_library_environment(settings: Settings) -> None:
+    """Hand libraries that read their own variables what Settings decided (called by
+    `replywise serve` before gunicorn forks): prometheus_client's multiprocess directory."""
+    if settings.metrics_multiproc_dir:
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = settings.metrics_multiproc_dir
+
+
+def _drift_thresholds(reader: _Reader) -> dict[str, float]:
+    from backend.analytics.drift import DEFAULT_THRESHOLDS  # pure; knows the metric names
+    table = reader.json("DRIFT_THRESHOLDS")
+    if table is None:
+        return {}
+    unknown = sorted(set(table) - set(DEFAULT_THRESHOLDS)) if isinstance(table, dict) else []
+    if unknown:
+        raise ConfigError(f"{PREFIX}DRIFT_THRESHOLDS names unknown metrics {unknown}; known: "
+                          f"{sorted(DEFAULT_THRESHOLDS)}")
+    if not isinstance(table, dict) or not all(
+            isinstance(v, (int, float)) and not isinstance(v, bool) and v >= 0
+            for v in table.values()):
+        raise ConfigError(f"{PREFIX}DRIFT_THRESHOLDS must be an object of metric -> number >= 0")
+    return {str(k): float(v) for k, v in table.items()}
 
 
 def _key_bytes(value: str) -> bytes | None:

@@ -83,8 +83,11 @@ def database_url(request) -> str:
 @pytest.fixture
 def settings(database_url: str, tmp_path: Path) -> Settings:
     """Embedded-mode settings on the test database: offline drafter, local identity."""
+    # The draft cache is off here: most tests send one request many times and mean a provider
+    # call each time. tests/limits/test_draft_cache.py turns it on (draft_cache_ttl_s).
     return Settings(env="development", data_dir=tmp_path, database_url=database_url,
-                    log_json=True, pseudonym_key=b"test-pseudonym-key-0123456789")
+                    log_json=True, pseudonym_key=b"test-pseudonym-key-0123456789",
+                    draft_cache_ttl_s=0)
 
 
 @pytest.fixture
@@ -156,3 +159,26 @@ def run_cli(cli_env):
                                   catch_exceptions=False)
 
     return run
+
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--no-first-run"]
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Headless Debian Chromium driven by Playwright, one for the whole session (Playwright's
+    sync API allows one instance per thread); fails, never skips, when Chromium is missing."""
+    import shutil
+
+    if not Path(CHROMIUM).exists() and not shutil.which("chromium"):
+        pytest.fail(f"Chromium is required for the browser tests: install it "
+                    f"(apt-get install -y chromium) so that {CHROMIUM} exists.")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, headless=True,
+                                              args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()

@@ -47,7 +47,8 @@ def redact(tenant: str, names: tuple[str, ...]) -> None:
             redacted, blocked = None, list(exc.types)
         print_json({"redacted": redacted, "blocked": blocked, "counts": redactor.counts(),
                     "spans": [{"type": s.type, "start": s.start, "end": s.end,
-                               "placeholder": s.placeholder, "text": text[s.start:s.end]}
+                               "action": s.action, "placeholder": s.placeholder,
+                               "text": text[s.start:s.end]}
                               for s in spans]})
     finally:
         rt.close()
@@ -121,8 +122,9 @@ def audit_verify(tenant: str | None) -> None:
             else:
                 failed = True
                 bad = result.first_bad or {}
-                click.echo(f"{tenant_id}: TAMPERED at seq {bad.get('seq')} "
-                           f"(event {bad.get('event_id')}): {bad.get('problem')}")
+                event = f" (event {bad['event_id']})" if bad.get("event_id") else ""
+                click.echo(f"{tenant_id}: TAMPERED at seq {bad.get('seq')}{event}: "
+                           f"{bad.get('problem')}")
     finally:
         rt.close()
     if failed:

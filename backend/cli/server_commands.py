@@ -30,6 +30,8 @@ def serve(host: str | None, port: int | None, workers: int | None, threads: int 
     config = config.with_overrides(**changes)
     base = f"http://{config.host}:{config.port}"
     click.echo(f"Replywise is starting on {base}\n"
+               f"  open:     {base}/addin/taskpane.html  (the Outlook pane as a playground)\n"
+               f"  admin:    {base}/admin  (usage analytics)\n"
                f"  health:   {base}/healthz\n"
                f"  API:      {base}/api/v1/openapi.json\n"
                f"  try it:   replywise draft samples/invoice-question.eml --stream  (or POST {base}/api/v1/drafts)\n"
@@ -46,6 +48,9 @@ def _gunicorn(config) -> None:
     from gunicorn.app.base import BaseApplication
 
     from backend.app import create_app
+    from backend.services import metrics
+
+    config = metrics.gunicorn_setup(config)  # request metrics shared by workers (docs/analytics.md)
 
     class _App(BaseApplication):
         def load_config(self) -> None:
@@ -64,13 +69,17 @@ def _gunicorn(config) -> None:
             self.cfg.set("graceful_timeout", int(config.draft_deadline_s) + 5)
             self.cfg.set("keepalive", 5)
             self.cfg.set("accesslog", None)  # the app logs requests as JSON with request ids
+            self.cfg.set("child_exit", lambda _server, worker: metrics.worker_exited(
+                worker.pid, config.metrics_multiproc_dir))
 
         def load(self):
             # Drafts hold a per-tenant audit lock across a few database round trips; after
             # each one the thread must win the GIL back. The default 5 ms switch interval
             # would stretch that lock (and every other thread's I/O wake-up) by up to 5 ms
-            # per round trip under load, so workers switch ten times more eagerly.
-            sys.setswitchinterval(0.0005)
+            # per round trip under load, so workers switch ten times more eagerly. With hundreds
+            # of streams per worker the forced switches cost more than they save: see the
+            # REPLYWISE_GIL_SWITCH_INTERVAL_MS measurements in docs/benchmarks.md (issue 7).
+            sys.setswitchinterval(config.gil_switch_interval_ms / 1000)
             return create_app(config)
 
     _App().run()

@@ -78,6 +78,7 @@ class DraftOptions:
     instructions: str = ""
     refine: Refinement | None = None
     previous_draft: str | None = None
+    grounding: bool = True  # use the company documents the user may read, when there are any
 
 
 @dataclass(frozen=True)
@@ -86,6 +87,16 @@ class ChatMessage:
 
     role: str  # "system" | "user" | "assistant"
     content: str
+
+
+@dataclass(frozen=True)
+class Source:
+    """A passage of a company document given to the drafter, cited in the draft as [n]."""
+
+    n: int
+    document: str
+    page: int | None
+    text: str
 
 
 @dataclass(frozen=True)
@@ -105,3 +116,4 @@ class DraftContext:
     language: str = "en"
     user_name: str = ""
     extra: dict[str, str] = field(default_factory=dict)
+    sources: tuple[Source, ...] = ()  # knowledge passages, numbered from 1

@@ -284,10 +284,32 @@ def offline_draft(context: DraftContext, options: DraftOptions) -> str:
         paragraphs.append("\n".join(lines))
     else:
         paragraphs.append(phrases.reply)
+    if context.sources:
+        paragraphs.append(_relevant_facts(context, options))
     if options.length is Length.LONG:
         paragraphs.append(f"{phrases.thanks_again} {phrases.offer}")
     paragraphs.append(_closing(context, phrases, options.tone))
     return "\n\n".join(paragraphs)
+
+
+_RELEVANT = {"en": "Relevant", "fr": "À noter", "de": "Relevant", "es": "Relevante",
+             "it": "Da notare"}
+_CONTENT_WORD = re.compile(r"[^\W\d_]{4,}")
+
+
+def _relevant_facts(context: DraftContext, options: DraftOptions) -> str:
+    """For each knowledge passage, its sentence sharing most words with the message, cited."""
+    label = _RELEVANT.get(_lang(options.language or context.language), _RELEVANT["en"])
+    asked = {w.casefold() for w in _CONTENT_WORD.findall(f"{context.subject} {context.latest}")}
+    lines = []
+    for source in context.sources:
+        candidates = sentences(source.text) or [source.text]
+        # Most words in common with the message; on a tie the longer sentence (a fact, not a
+        # heading).
+        best = max(candidates, key=lambda s: (len(asked & {w.casefold() for w in
+                                                           _CONTENT_WORD.findall(s)}), len(s)))
+        lines.append(f"- {label}: {_trim(best)} [{source.n}]")
+    return "\n".join(lines)
 
 
 # ---- refinement of an existing draft -------------------------------------------------------

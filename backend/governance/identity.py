@@ -1,7 +1,7 @@
 """Who is asking: the Principal every service call receives."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 LOCAL_IDP = "local"
 LOCAL_TENANT = "local"
@@ -24,18 +24,18 @@ class Principal:
     display_name: str | None = None
     client_ip: str | None = None
     user_agent: str | None = None
+    # Group names or ids from the identity token (Entra "groups"); the database adds its own.
+    groups: frozenset[str] = frozenset()
 
     @property
     def is_local(self) -> bool:
         return self.idp == LOCAL_IDP
 
     def with_roles(self, roles: frozenset[str]) -> "Principal":
-        return Principal(self.idp, self.tenant_id, self.subject, roles, self.user_id, self.email,
-                         self.display_name, self.client_ip, self.user_agent)
+        return replace(self, roles=roles)
 
     def with_user(self, user_id: str) -> "Principal":
-        return Principal(self.idp, self.tenant_id, self.subject, self.roles, user_id, self.email,
-                         self.display_name, self.client_ip, self.user_agent)
+        return replace(self, user_id=user_id)
 
 
 def is_loopback(address: str | None) -> bool:

@@ -41,13 +41,15 @@ class TenantPolicy:
     providers: ProviderPolicy = field(default_factory=ProviderPolicy)
     keep_draft_text: bool = False
     retention_days: int = 30
+    graph_context: bool = False  # read the whole Outlook conversation from Graph (on-behalf-of)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any] | None, *, default_retention_days: int = 30,
                   default_region: str = "US") -> "TenantPolicy":
         """Parse stored/submitted policy JSON; raise PolicyError naming the bad field."""
         data = dict(data or {})
-        unknown = set(data) - {"pii", "providers", "keep_draft_text", "retention_days"}
+        unknown = set(data) - {"pii", "providers", "keep_draft_text", "retention_days",
+                               "graph_context"}
         if unknown:
             raise PolicyError(f"unknown policy field(s): {', '.join(sorted(unknown))}")
         pii_data = data.get("pii") or {}
@@ -62,9 +64,12 @@ class TenantPolicy:
         days = data.get("retention_days", default_retention_days)
         if not isinstance(days, int) or isinstance(days, bool) or not 1 <= days <= 3650:
             raise PolicyError("retention_days must be an integer from 1 to 3650")
+        graph_context = data.get("graph_context", False)
+        if not isinstance(graph_context, bool):
+            raise PolicyError("graph_context must be true or false")
         return cls(pii=PiiPolicy.from_dict(pii_data),
                    providers=_provider_policy(data.get("providers") or {}),
-                   keep_draft_text=keep, retention_days=days)
+                   keep_draft_text=keep, retention_days=days, graph_context=graph_context)
 
 
 def _provider_policy(data: Any) -> ProviderPolicy:

@@ -112,6 +112,19 @@ def signing_key(rt: Runtime):
     return rt.caches["audit_key"]
 
 
+def verifying_key(rt: Runtime):
+    """The public key checkpoints are verified with: REPLYWISE_AUDIT_PUBLIC_KEY, so an auditor
+    needs no signing secret, or else the public half of the signing key (None: neither set)."""
+    if "audit_public_key" not in rt.caches:
+        value = rt.settings.audit_public_key
+        if value:
+            rt.caches["audit_public_key"] = audit_chain.load_public_key(value)
+        else:
+            key = signing_key(rt)
+            rt.caches["audit_public_key"] = key.public_key() if key is not None else None
+    return rt.caches["audit_public_key"]
+
+
 def iso(moment: datetime) -> str:
     """The canonical timestamp form hashed into events."""
     return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")

@@ -25,7 +25,9 @@ from backend.governance.pii import PiiBlocked, Redactor, redact_context, restore
 from backend.providers.llm.base import CompletionRequest, Finished, LLMProvider, TextDelta, Usage
 from backend.providers.llm.chain import AllProvidersFailed, Attempt, ProviderChain, Reset
 from backend.providers.llm.offline import OfflineProvider
-from backend.services import tenants
+from backend.services import audit, tenants, thread_context
+from backend.services import throughput
+from backend.services import grounding
 from backend.services.drafts_store import save_draft
 from backend.services.runtime import Runtime
 from backend.services.stream_text import VisibleStream
@@ -51,6 +53,8 @@ class DraftRequest:
     # A surface with its own hard time limit (Gmail cards: ~30 s) sets a shorter deadline; when
     # providers can't finish within it, the offline drafter answers instead.
     deadline_s: float | None = None
+    # Regenerate: skip the draft cache (the fresh answer replaces the cached one).
+    regenerate: bool = False
 
 
 @dataclass(frozen=True)
@@ -73,6 +77,8 @@ class DraftResult:
     attempts: int
     failovers: int
     pii_counts: dict[str, int]
+    cached: bool = False        # answered from the draft cache: no provider call
+    sources: tuple[grounding.SourceRef, ...] = ()  # knowledge passages given to the drafter
 
 
 @dataclass(frozen=True)
@@ -106,11 +112,16 @@ class _Prepared:
     providers: list[LLMProvider]
     keep_text: bool
     deadline_s: float
+    # The same request before redaction, for the offline drafter only: it runs in this process
+    # and sends nothing anywhere, so it may greet "Jane" rather than a placeholder.
+    local_request: CompletionRequest | None = None
+    sources: tuple[grounding.SourceRef, ...] = ()
 
 
 def prepare(rt: Runtime, principal: Principal, req: DraftRequest) -> tuple[DraftContext, _Prepared]:
     """Parse, redact and build the prompt: exactly what would leave for a provider."""
     policy = tenants.policy_for(rt, principal.tenant_id)
+    req = thread_context.with_graph_context(rt, principal, req, policy)
     message = req.thread.message
     parsed = split_body(message.body_text)
     language = req.options.language or detect_language(parsed.latest or message.body_text)
@@ -129,11 +140,20 @@ def prepare(rt: Runtime, principal: Principal, req: DraftRequest) -> tuple[Draft
             previous_draft=(redactor.redact(options.previous_draft)
                             if options.previous_draft else None))
     except PiiBlocked as exc:
+        with rt.db.session(principal.tenant_id) as session:
+            audit.record(rt, session, principal, "draft.create", result="denied",
+                         details={"reason": "pii_blocked", "types": list(exc.types),
+                                  "surface": req.surface})
         # Names the kinds of data only: the values must not travel in an error.
         raise UnprocessableContent(
             "This message contains personal data your organisation does not allow to be sent "
             f"to an AI provider ({', '.join(exc.types)}).", code="pii_blocked",
             types=list(exc.types)) from None
+    # Passages of documents the user may read, redacted in the same session (issue 8).
+    safe_sources, sources, shown = grounding.sources_for(
+        rt, principal, safe_context.subject, safe_context.latest, options, redactor)
+    safe_context = replace(safe_context, sources=safe_sources)
+    context = replace(context, sources=sources)
     messages = build_messages(safe_context, safe_options,
                               token_budget=rt.settings.prompt_token_budget)
     completion = CompletionRequest(messages=messages, context=safe_context, options=safe_options,
@@ -142,7 +162,9 @@ def prepare(rt: Runtime, principal: Principal, req: DraftRequest) -> tuple[Draft
                                    language, policy.providers.filter(rt.providers),
                                    policy.keep_draft_text,
                                    min(req.deadline_s or rt.settings.draft_deadline_s,
-                                       rt.settings.draft_deadline_s))
+                                       rt.settings.draft_deadline_s),
+                                   replace(completion, context=context, options=options),
+                                   sources=shown)
 
 
 def _known_names(thread: MailThread, signature: str, principal: Principal) -> list[str]:
@@ -167,7 +189,12 @@ def stream_draft(rt: Runtime, principal: Principal, req: DraftRequest) -> Iterat
     rbac.require(principal, "draft.create")
     started = time.perf_counter()
     _, prepared = prepare(rt, principal, req)
-    return _run(rt, principal, req, prepared, _RunState(started))
+    # Draft cache lookup, then limits and budget reservation: a refusal is a plain 429.
+    gate = throughput.enter(rt, principal, prepared.request, prepared.providers,
+                            surface=req.surface, regenerate=req.regenerate)
+    events = _run(rt, principal, req, prepared, _RunState(started, gate=gate))
+    next(events)  # into _run's try: from now on closing (or dropping) it settles the budget
+    return events
 
 
 def _run(rt: Runtime, principal: Principal, req: DraftRequest, prepared: _Prepared,
@@ -175,6 +202,7 @@ def _run(rt: Runtime, principal: Principal, req: DraftRequest, prepared: _Prepar
     visible = VisibleStream(prepared.mapping)
     finished = False
     try:
+        yield None  # type: ignore[misc]  # the priming step of stream_draft; never seen outside
         for event in _compose(rt, prepared, state):
             if isinstance(event, TextDelta):
                 state.raw.append(event.text)
@@ -198,6 +226,7 @@ def _run(rt: Runtime, principal: Principal, req: DraftRequest, prepared: _Prepar
             # The client went away (or recording failed) after a provider was called: the
             # tokens were still spent, so they are still accounted for.
             _record_cancelled(rt, principal, req, prepared, state)
+        throughput.settle(state.gate, 0)  # a reservation nothing settled is released whole
 
 
 def create_draft(rt: Runtime, principal: Principal, req: DraftRequest) -> DraftResult:
@@ -218,6 +247,7 @@ class _RunState:
     failovers: int = 0
     offline_fallback: bool = False
     ttft_ms: int | None = None
+    gate: throughput.Gate | None = None
 
     def first_token(self) -> None:
         if self.ttft_ms is None:
@@ -226,6 +256,12 @@ class _RunState:
 
 def _compose(rt: Runtime, prepared: _Prepared, state: _RunState) -> Iterator[object]:
     """Provider chain events; the offline drafter answers when nothing else can."""
+    hit = state.gate.hit if state.gate else None
+    if hit is not None:  # the draft cache answers: the provider's redacted text, restored as usual
+        state.provider = hit.provider
+        state.finish = Finished("stop", hit.model, Usage(hit.prompt_tokens, hit.completion_tokens))
+        yield TextDelta(hit.text)
+        return
     if prepared.providers:
         chain = ProviderChain(prepared.providers, deadline_s=prepared.deadline_s,
                               max_attempts_per_provider=rt.settings.max_attempts_per_provider,
@@ -244,13 +280,17 @@ def _compose(rt: Runtime, prepared: _Prepared, state: _RunState) -> Iterator[obj
                     state.failovers = events.failovers
             return
         except AllProvidersFailed as exc:
+            if (busy := throughput.saturated(exc)) is not None:
+                state.attempts = 0  # nothing reached a provider that we could bill: record none
+                raise busy from None
             log.warning("all providers failed; offline fallback",
                         extra={"errors": [f"{e.provider}: {e.reason}" for e in exc.errors]})
             state.offline_fallback = True
             # The chain has already reset any partial text before giving up.
     state.provider = _OFFLINE.name
     state.attempts += 1
-    for event in _OFFLINE.stream(prepared.request, rt.settings.draft_deadline_s):
+    for event in _OFFLINE.stream(prepared.local_request or prepared.request,
+                                 rt.settings.draft_deadline_s):
         if isinstance(event, Finished):
             state.finish = event
         else:
@@ -281,19 +321,24 @@ def _finish(rt: Runtime, principal: Principal, req: DraftRequest, prepared: _Pre
     cost = _cost(rt, model, usage)
     total_ms = int((time.perf_counter() - state.started) * 1000)
     status = "offline" if state.provider == _OFFLINE.name else "completed"
+    usage, cost, saved = throughput.account(rt, state.gate, raw=raw, status=status,
+                                            provider=state.provider, model=model, usage=usage,
+                                            cost=cost)
+    cached = state.gate is not None and state.gate.hit is not None
     draft_id = save_draft(rt, principal, surface=req.surface, status=status,
                           provider=state.provider, model=model, options=req.options,
                           language=prepared.language, usage=usage, cost=cost,
                           latency_ms=total_ms, ttft_ms=state.ttft_ms, attempts=state.attempts,
                           failovers=state.failovers, offline_fallback=state.offline_fallback,
                           text=text, keep_text=prepared.keep_text,
-                          pii_counts=prepared.pii_counts)
+                          pii_counts=prepared.pii_counts, cached=cached, saved_usd=saved)
     return DraftResult(
         id=draft_id, text=text, html=draft_to_html(text), provider=state.provider, model=model,
         status=status, offline_fallback=state.offline_fallback,
         notice=OFFLINE_NOTICE if state.offline_fallback else None, language=prepared.language,
         usage=usage, cost_usd=cost, total_ms=total_ms, ttft_ms=state.ttft_ms,
-        attempts=state.attempts, failovers=state.failovers, pii_counts=prepared.pii_counts)
+        attempts=state.attempts, failovers=state.failovers, pii_counts=prepared.pii_counts,
+        cached=cached, sources=prepared.sources)
 
 
 def _record_cancelled(rt: Runtime, principal: Principal, req: DraftRequest,
@@ -309,5 +354,6 @@ def _record_cancelled(rt: Runtime, principal: Principal, req: DraftRequest,
                    ttft_ms=state.ttft_ms, attempts=state.attempts, failovers=state.failovers,
                    offline_fallback=state.offline_fallback, text=None, keep_text=False,
                    pii_counts=prepared.pii_counts)
+        throughput.settle(state.gate, 0 if state.provider == _OFFLINE.name else usage.total_tokens)
     except Exception:  # never let accounting break the request teardown
         log.exception("could not record a cancelled draft")

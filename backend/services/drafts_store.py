@@ -4,13 +4,14 @@ from __future__ import annotations
 from decimal import Decimal
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from backend.drafting.model import DraftOptions
-from backend.errors import NotFound
+from backend.errors import Conflict, NotFound
 from backend.governance import rbac
 from backend.governance.identity import Principal
 from backend.providers.llm.base import Usage
-from backend.services import audit
+from backend.services import accounts, audit
 from backend.services.runtime import Runtime
 from backend.services.tenants import policy_for
 from backend.storage.models import Draft, Feedback, new_id, utcnow
@@ -23,28 +24,45 @@ def save_draft(rt: Runtime, principal: Principal, *, surface: str, status: str, 
                model: str, options: DraftOptions, language: str, usage: Usage, cost: Decimal,
                latency_ms: int, ttft_ms: int | None, attempts: int, failovers: int,
                offline_fallback: bool, text: str | None, keep_text: bool,
-               pii_counts: dict[str, int]) -> str:
+               pii_counts: dict[str, int], cached: bool = False,
+               saved_usd: Decimal = Decimal(0)) -> str:
     """Insert the draft row and its audit event in one transaction; return the draft id."""
     draft_id = new_id()
+    try:
+        _insert(rt, principal, draft_id, surface=surface, status=status, provider=provider,
+                model=model, options=options, language=language, usage=usage, cost_usd=cost,
+                latency_ms=latency_ms, ttft_ms=ttft_ms, attempts=attempts, failovers=failovers,
+                offline_fallback=offline_fallback, text=text if keep_text else None,
+                text_length=len(text or ""), pii_counts=pii_counts, cached=cached,
+                saved_usd=saved_usd)
+    except IntegrityError:
+        # The user row is gone: erased through another worker while this one still had the
+        # user cached. Forget it so the next request starts from the database.
+        accounts.forget_cached_user(rt, principal.user_id or "")
+        raise Conflict("Your Replywise account changed while this draft was being made "
+                       "(it may have been erased). Sign in again and retry.",
+                       code="user_changed") from None
+    return draft_id
+
+
+def _insert(rt: Runtime, principal: Principal, draft_id: str, *, options: DraftOptions,
+            usage: Usage, **columns) -> None:
+    """The draft row and its audit event, in one transaction."""
     with rt.db.session(principal.tenant_id) as session:
         # A Core insert: this is on every draft's path and the ORM unit of work is the slow part.
         session.connection().execute(_INSERT_DRAFT, dict(
-            id=draft_id, tenant_id=principal.tenant_id, user_id=principal.user_id,
-            surface=surface, status=status, provider=provider, model=model,
-            tone=str(options.tone), length=str(options.length), language=language,
+            columns, id=draft_id, tenant_id=principal.tenant_id, user_id=principal.user_id,
+            tone=str(options.tone), length=str(options.length),
             refine=str(options.refine) if options.refine else None,
             prompt_tokens=usage.prompt_tokens, completion_tokens=usage.completion_tokens,
-            cost_usd=cost, latency_ms=latency_ms, ttft_ms=ttft_ms, attempts=attempts,
-            failovers=failovers, offline_fallback=offline_fallback,
-            text_length=len(text or ""), pii_counts=pii_counts,
-            text=text if keep_text else None, created_at=utcnow()))
+            created_at=utcnow()))
         audit.record(rt, session, principal, "draft.create", target=("draft", draft_id),
-                     provider=provider, model=model, prompt_tokens=usage.prompt_tokens,
-                     completion_tokens=usage.completion_tokens, cost_usd=cost,
-                     pii_counts=pii_counts,
-                     details={"surface": surface, "status": status, "attempts": attempts,
-                              "failovers": failovers, "offline_fallback": offline_fallback})
-    return draft_id
+                     provider=columns["provider"], model=columns["model"],
+                     prompt_tokens=usage.prompt_tokens,
+                     completion_tokens=usage.completion_tokens, cost_usd=columns["cost_usd"],
+                     pii_counts=columns["pii_counts"],
+                     details={k: columns[k] for k in ("surface", "status", "attempts",
+                                                      "failovers", "offline_fallback")})
 
 
 def record_feedback(rt: Runtime, principal: Principal, draft_id: str, *, action: str | None,

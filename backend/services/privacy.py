@@ -2,20 +2,21 @@
 
 What is held about a person: their user row and role grants, draft metadata (and draft text or
 final text only where the tenant opted in), feedback, and audit events that name them by keyed
-pseudonym. Erasure removes everything but the audit events, which hold no identity: without the
-user row nobody can tell whose pseudonym it was, and the hash chain stays intact.
+pseudonym or that target their user id. Erasure removes everything but the audit events, which
+hold no identity: without the user row nobody can tell whose pseudonym (or user id) it was, and
+the hash chain stays intact.
 """
 from __future__ import annotations
 
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import and_, delete, or_, select, update
 
 from backend.errors import Forbidden
 from backend.governance import rbac
 from backend.governance.identity import Principal
-from backend.services import accounts, audit
+from backend.services import accounts, audit, knowledge
 from backend.services.runtime import Runtime
 from backend.services.tenants import policy_for
 from backend.storage.models import AuditEvent, Draft, Feedback, RoleGrant, Tenant, User, utcnow
@@ -44,8 +45,11 @@ def export(rt: Runtime, actor: Principal, user_id: str | None = None) -> dict[st
                                  .order_by(Draft.created_at)).all()
         feedback = session.scalars(select(Feedback).where(Feedback.user_id == user.id)
                                    .order_by(Feedback.created_at)).all()
-        events = session.scalars(select(AuditEvent).where(AuditEvent.actor == pseudonym)
-                                 .order_by(AuditEvent.seq)).all()
+        # Events by the person (their pseudonym) and about them (role changes, exports, ...).
+        events = session.scalars(select(AuditEvent).where(or_(
+            AuditEvent.actor == pseudonym,
+            and_(AuditEvent.target_type == "user", AuditEvent.target_id == user.id)))
+            .order_by(AuditEvent.seq)).all()
         document = {
             "generated_at": audit.iso(utcnow()),
             "user": {"id": user.id, "identity_provider": user.idp, "subject": user.subject,
@@ -72,6 +76,10 @@ def erase(rt: Runtime, actor: Principal, user_id: str) -> dict[str, Any]:
     """Delete a person's stored data (privacy_officer); leaves a tombstone in the audit trail."""
     rbac.require(actor, "privacy.erase")
     if user_id == actor.user_id:
+        # A refused request is a denied access like any other: it leaves an event.
+        with rt.db.session(actor.tenant_id) as session:
+            audit.record(rt, session, actor, "privacy.erasure", result="denied",
+                         target=("user", user_id), details={"reason": "self_erasure"})
         raise Forbidden("A privacy officer cannot erase themself; ask another privacy officer.",
                         code="self_erasure")
     with rt.db.session(actor.tenant_id) as session:
@@ -84,6 +92,8 @@ def erase(rt: Runtime, actor: Principal, user_id: str) -> dict[str, Any]:
             "drafts": session.execute(delete(Draft).where(Draft.user_id == user.id)).rowcount,
             "role_grants": session.execute(delete(RoleGrant).where(
                 RoleGrant.user_id == user.id)).rowcount,
+            # Documents they uploaded, and knowledge-base grants naming them (issue 8).
+            "kb_documents": knowledge.delete_owned(session, user.id, user.subject),
         }
         session.delete(user)
         # The tombstone names the pseudonym, not the person, so it survives the erasure.

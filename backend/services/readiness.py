@@ -22,4 +22,13 @@ def readiness(rt: Runtime) -> tuple[bool, dict[str, Any]]:
         return False, {"status": "unavailable", "database": "reachable",
                        "migrations": {"current": current, "expected": head,
                                       "hint": "run `replywise db upgrade`"}}
-    return True, {"status": "ok", "database": "reachable", "migrations": {"current": current}}
+    report = {"status": "ok", "database": "reachable", "migrations": {"current": current}}
+    redis = rt.caches.get("redis")
+    if redis is not None:  # limits, shaping and the cache are shared through it (issue 7)
+        try:
+            redis.ping()  # type: ignore[attr-defined]
+        except Exception as exc:  # any client error means "not ready"
+            log.warning("readiness: redis unreachable", extra={"error_type": type(exc).__name__})
+            return False, {**report, "status": "unavailable", "redis": "unreachable"}
+        report["redis"] = "reachable"
+    return True, report

@@ -17,6 +17,7 @@ from backend.governance.audit_chain import Pseudonymizer
 from backend.providers.llm.base import LLMProvider
 from backend.providers.llm.breaker import BreakerRegistry
 from backend.providers.llm.registry import build_provider
+from backend.providers.llm.shaping import shape
 from backend.storage.db import Database
 
 log = logging.getLogger(__name__)
@@ -38,19 +39,32 @@ class Runtime:
             close = getattr(provider, "close", None)
             if close:
                 close()
+        redis = self.caches.get("redis")
+        if redis is not None:
+            from backend.storage.redis_client import close as close_redis
+            close_redis(redis)
         self.db.dispose()
 
 
 def build_runtime(settings: Settings) -> Runtime:
     """Create the runtime for these settings (no I/O beyond opening the database pool)."""
-    return Runtime(
+    from backend.services import throughput
+    from backend.storage.redis_client import connect
+
+    # Shared limits, upstream shaping and the draft cache live in Redis when it is configured.
+    redis = connect(settings.redis_url) if settings.redis_url else None
+    rt = Runtime(
         settings=settings,
         db=Database(settings.resolved_database_url),
-        providers=[build_provider(config) for config in settings.providers],
+        providers=shape([build_provider(config) for config in settings.providers],
+                        settings.providers, redis, settings.redis_prefix),
         breakers=BreakerRegistry(failure_threshold=settings.breaker_failures,
                                  cooldown_s=settings.breaker_cooldown_s),
         pseudonymizer=Pseudonymizer(settings.pseudonym_key or _local_key(settings.data_dir)),
+        caches={"redis": redis} if redis is not None else {},
     )
+    throughput.install(rt)
+    return rt
 
 
 def _local_key(data_dir: Path) -> bytes:

@@ -13,6 +13,7 @@ from backend.errors import InvalidField
 from backend.services import audit
 from backend.services.accounts import ensure_tenant
 from backend.services.runtime import Runtime
+from backend.storage.models import Tenant
 
 _TTL_S = 10.0
 _lock = threading.Lock()
@@ -24,8 +25,11 @@ def policy_for(rt: Runtime, tenant_id: str) -> TenantPolicy:
     hit = cache.get(tenant_id)
     if hit and hit[0] > time.monotonic():
         return hit[1]
+    # Reading must not create: `replywise redact --tenant x` (a preview) would otherwise leave
+    # a tenant row behind. A tenant not created yet simply has the default policy.
     with rt.db.session(tenant_id) as session:
-        raw = ensure_tenant(session, tenant_id).policy
+        tenant = session.get(Tenant, tenant_id)
+        raw = tenant.policy if tenant is not None else None
     policy = _parse(rt, raw)
     with _lock:
         cache[tenant_id] = (time.monotonic() + _TTL_S, policy)

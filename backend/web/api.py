@@ -11,10 +11,10 @@ from flask import Blueprint, Flask, jsonify, request
 from backend.drafting.mail import MailParseError, message_from_rfc822, thread_from_fields
 from backend.drafting.model import DraftOptions, Length, MailThread, Refinement, Tone
 from backend.errors import InvalidField
-from backend.services import drafting
+from backend.services import drafting, grounding
 from backend.services.drafts_store import record_feedback
 from backend.services.runtime import runtime
-from backend.web.auth import current_principal
+from backend.web.auth import current_principal, user_assertion
 from backend.web.openapi import document
 from backend.web.sse import event_stream
 from backend.web.validation import json_body
@@ -26,7 +26,8 @@ bp = Blueprint("api", __name__, url_prefix="/api/v1")
 def create_draft():
     """Draft a reply; streams when the client accepts text/event-stream."""
     principal = current_principal()
-    draft_request = parse_draft_request(json_body(request, "DraftRequest"))
+    draft_request = parse_draft_request(json_body(request, "DraftRequest"),
+                                        user_assertion=user_assertion())
     events = drafting.stream_draft(runtime(), principal, draft_request)
     identity = "local" if principal.is_local else "token"
     if request.accept_mimetypes.best_match(["application/json", "text/event-stream"]) \
@@ -64,8 +65,10 @@ def _sse(events: Iterator[drafting.DraftEvent], identity: str) -> Iterator[tuple
             yield "done", serialise_draft(event.result, identity)
 
 
-def parse_draft_request(body: dict[str, Any]) -> drafting.DraftRequest:
-    """Translate the validated JSON body into a DraftRequest."""
+def parse_draft_request(body: dict[str, Any], *,
+                        user_assertion: str | None = None) -> drafting.DraftRequest:
+    """Translate the validated JSON body into a DraftRequest (`user_assertion`: the caller's
+    Entra token, kept for an on-behalf-of Graph read)."""
     if ("message" in body) == ("raw_message" in body):
         raise InvalidField("message", "Give exactly one of 'message' or 'raw_message'.")
     try:
@@ -80,7 +83,11 @@ def parse_draft_request(body: dict[str, Any]) -> drafting.DraftRequest:
     except MailParseError as exc:
         raise InvalidField("message", f"The message could not be read: {exc}") from None
     return drafting.DraftRequest(thread=thread, options=parse_options(body.get("options") or {}),
-                                 surface=body.get("surface", "api"))
+                                 surface=body.get("surface", "api"),
+                                 regenerate=bool(body.get("regenerate", False)),
+                                 conversation_id=(body.get("message") or {}).get(
+                                     "conversation_id") or None,
+                                 user_assertion=user_assertion)
 
 
 def parse_options(data: dict[str, Any]) -> DraftOptions:
@@ -92,7 +99,8 @@ def parse_options(data: dict[str, Any]) -> DraftOptions:
     return DraftOptions(tone=Tone(data.get("tone", "neutral")),
                         length=Length(data.get("length", "medium")),
                         language=data.get("language"), instructions=data.get("instructions", ""),
-                        refine=refine, previous_draft=data.get("previous_draft"))
+                        refine=refine, previous_draft=data.get("previous_draft"),
+                        grounding=data.get("grounding", True))
 
 
 def serialise_draft(result: drafting.DraftResult, identity: str) -> dict[str, Any]:
@@ -108,7 +116,8 @@ def serialise_draft(result: drafting.DraftResult, identity: str) -> dict[str, An
         "cost_usd": format(result.cost_usd, "f"),
         "timings": {"total_ms": result.total_ms, "ttft_ms": result.ttft_ms},
         "attempts": result.attempts, "failovers": result.failovers,
-        "pii": result.pii_counts, "identity": identity,
+        "pii": result.pii_counts, "identity": identity, "cached": result.cached,
+        "sources": grounding.cited(result.sources, result.text),
     }
 
 

@@ -12,7 +12,7 @@ from flask import Flask, g, request
 from backend.errors import Unauthorized, envelope
 from backend.governance.identity import LOCAL_IDP, LOCAL_TENANT, Principal, is_loopback
 from backend.governance.rbac import PermissionDenied
-from backend.services import accounts, audit
+from backend.services import accounts, audit, identity
 from backend.services.runtime import runtime
 
 _LOCAL_NAME = re.compile(r"[A-Za-z0-9._@-]{1,64}")
@@ -23,8 +23,14 @@ def current_principal() -> Principal:
     if "principal" in g:
         return g.principal
     rt = runtime()
-    if not rt.settings.local_mode:  # pragma: no cover - identity providers come with their issues
-        raise Unauthorized("Sign in to use Replywise.")
+    if not rt.settings.local_mode:
+        if "entra" not in rt.settings.identity_providers:  # pragma: no cover - Google: own routes
+            raise Unauthorized("Sign in to use Replywise.")
+        token = identity.bearer_token(request.headers.get("Authorization"))
+        g.principal = identity.authenticate_entra(rt, token, client_ip=request.remote_addr,
+                                                  user_agent=request.headers.get("User-Agent"))
+        g.user_assertion = token
+        return g.principal
     if not is_loopback(request.remote_addr):
         raise Unauthorized("This Replywise runs in local mode and accepts requests from this "
                            "machine only. Configure an identity provider to serve others.",
@@ -40,6 +46,11 @@ def current_principal() -> Principal:
                           user_agent=request.headers.get("User-Agent"))
     g.principal = accounts.resolve(rt, principal)
     return g.principal
+
+
+def user_assertion() -> str | None:
+    """The caller's validated Entra access token (for on-behalf-of), if this request had one."""
+    return g.get("user_assertion")
 
 
 def init_app(app: Flask) -> None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from backend.web import openapi_knowledge
+
 _ADDRESS = {"oneOf": [
     {"type": "string", "maxLength": 400, "description": "\"Name <address>\" or an address"},
     {"type": "object", "additionalProperties": False, "required": ["email"],
@@ -22,6 +24,10 @@ _MESSAGE = {
         "body_html": {"type": "string"},
         "body_text": {"type": "string"},
         "message_id": {"type": "string", "maxLength": 1000},
+        "conversation_id": {"type": "string", "maxLength": 1000,
+                            "description": "Outlook's item.conversationId: with surface "
+                                           "outlook, an Entra token and the tenant's "
+                                           "graph_context policy, the thread is read from Graph"},
         "thread": {"type": "array", "maxItems": 100,
                    "description": "Earlier messages of the thread, oldest first",
                    "items": {"$ref": "#/components/schemas/Message"}},
@@ -39,6 +45,9 @@ _OPTIONS = {
         "refine": {"enum": ["shorter", "longer", "more_formal"],
                    "description": "Rewrite previous_draft instead of drafting anew"},
         "previous_draft": {"type": "string", "maxLength": 50000},
+        "grounding": {"type": "boolean", "default": True,
+                      "description": "Use the company documents the user may read (when the "
+                                     "tenant has any); false drafts from the email alone"},
     },
 }
 
@@ -50,6 +59,9 @@ _DRAFT_REQUEST = {
         "raw_message": {"type": "string", "description": "RFC 822 message, base64-encoded"},
         "options": {"$ref": "#/components/schemas/DraftOptions"},
         "surface": {"enum": ["api", "cli", "outlook", "gmail"], "default": "api"},
+        "regenerate": {"type": "boolean", "default": False,
+                       "description": "Draft anew even if an identical request was answered "
+                                      "recently (skips the draft cache)"},
     },
 }
 
@@ -78,6 +90,10 @@ _DRAFT = {
         "pii": {"type": "object", "additionalProperties": {"type": "integer"},
                 "description": "Counts of redacted values by type (never the values)"},
         "identity": {"enum": ["local", "token"]},
+        "cached": {"type": "boolean",
+                   "description": "Answered from the draft cache (no provider call, no cost)"},
+        "sources": {"type": "array", "items": {"$ref": "#/components/schemas/Source"},
+                    "description": "Knowledge passages given to the drafter, cited as [n]"},
     },
 }
 
@@ -102,7 +118,10 @@ _ERROR = {"type": "object", "required": ["error"], "properties": {"error": {
     "type": "object", "required": ["code", "message", "request_id"],
     "properties": {"code": {"type": "string"}, "message": {"type": "string"},
                    "request_id": {"type": ["string", "null"]},
-                   "field": {"type": "string"}}}}}
+                   "field": {"type": "string"},
+                   "limit": {"type": "string", "description": "429: the limit that refused, "
+                                                             "e.g. user_rpm"},
+                   "retry_after": {"type": "integer", "description": "429/503: seconds"}}}}}
 
 
 _ROLE_GRANT = {"type": "object", "additionalProperties": False, "required": ["role"],
@@ -111,7 +130,24 @@ _ROLE_GRANT = {"type": "object", "additionalProperties": False, "required": ["ro
 _POLICY_DOCUMENT = {"type": "object", "additionalProperties": False, "required": ["policy"],
                     "properties": {"policy": {"type": "object", "description":
                         "pii {actions, custom_patterns, word_lists, default_region}, providers "
-                        "{allow, models, regions}, keep_draft_text, retention_days"}}}
+                        "{allow, models, regions}, keep_draft_text, retention_days, "
+                        "graph_context"}}}
+_LIMIT_NAMES = ["user_rpm", "tenant_rpm", "user_daily_tokens", "user_monthly_tokens",
+                "team_daily_tokens", "team_monthly_tokens", "tenant_daily_tokens",
+                "tenant_monthly_tokens"]
+_LIMITS_DOCUMENT = {
+    "type": "object", "additionalProperties": False, "required": ["limits"],
+    "properties": {"limits": {
+        "type": "array", "maxItems": 10000,
+        "description": "Every rule of the tenant (PUT replaces them all). Without user_id or "
+                       "team a rule is the default for every user (team); with one it "
+                       "overrides the default. No rule: no cap. Windows: the minute, the UTC "
+                       "day, the UTC month.",
+        "items": {"type": "object", "additionalProperties": False, "required": ["limit", "value"],
+                  "properties": {"limit": {"enum": _LIMIT_NAMES},
+                                 "value": {"type": "integer", "minimum": 0},
+                                 "user_id": {"type": "string", "maxLength": 100},
+                                 "team": {"type": "string", "maxLength": 100}}}}}}
 _ERASURE = {"type": "object", "additionalProperties": False, "required": ["user_id"],
             "properties": {"user_id": {"type": "string", "maxLength": 64}}}
 _OBJECT = {"type": "object"}
@@ -158,6 +194,12 @@ def _governance_paths() -> dict[str, Any]:
             "get": _op("readPolicy", "The tenant policy (tenant_admin)", auth),
             "put": _op("writePolicy", "Replace the tenant policy (tenant_admin)",
                        (400, 401, 403, 415), body="PolicyDocument")},
+        "/api/v1/admin/limits": {
+            "get": _op("readLimits", "Rate limits and token budgets, with the tenant's usage "
+                                     "in the current windows (tenant_admin)", auth),
+            "put": _op("writeLimits", "Replace the rate limits and token budgets "
+                                      "(tenant_admin)", (400, 401, 403, 415),
+                       body="LimitsDocument")},
         "/api/v1/audit/events": {"get": _op(
             "auditEvents", "Audit events in chain order (auditor)", (400, 401, 403),
             params=[_query_param("after_seq", "integer"), _query_param("limit", "integer")])},
@@ -176,7 +218,8 @@ def _error_responses(*codes: int) -> dict[str, Any]:
     text = {400: "Invalid request (names the field)", 401: "Not signed in", 403: "Forbidden",
             404: "Not found", 409: "Conflict", 413: "Body too large", 415: "Not JSON",
             422: "Refused by policy",
-            429: "Rate limited (Retry-After)"}
+            429: "Rate limited or budget used up (names the limit; Retry-After)",
+            503: "Providers at capacity or limits unavailable (Retry-After)"}
     return {str(c): {"description": text[c], "content": {"application/json": {
         "schema": {"$ref": "#/components/schemas/Error"}}}} for c in codes}
 
@@ -201,7 +244,7 @@ def document() -> dict[str, Any]:
                             "content": {"application/json": {
                                 "schema": {"$ref": "#/components/schemas/Draft"}},
                                 "text/event-stream": {"schema": {"type": "string"}}}},
-                    **_error_responses(400, 401, 403, 413, 415, 422, 429)}}},
+                    **_error_responses(400, 401, 403, 413, 415, 422, 429, 503)}}},
             "/api/v1/drafts/{draft_id}/feedback": {"post": {
                 "operationId": "giveFeedback",
                 "summary": "Inserted or discarded, a rating, and optionally the final text",
@@ -217,12 +260,13 @@ def document() -> dict[str, Any]:
                 "responses": {"200": {"description": "OpenAPI 3.1",
                                       "content": {"application/json": {}}}}}},
             **_governance_paths(),
+            **openapi_knowledge.paths(),
         },
         "components": {"schemas": {
             "Address": _ADDRESS, "Message": _MESSAGE, "DraftOptions": _OPTIONS,
             "DraftRequest": _DRAFT_REQUEST, "Draft": _DRAFT, "Usage": _USAGE,
             "FeedbackRequest": _FEEDBACK_REQUEST, "Feedback": _FEEDBACK, "Error": _ERROR,
             "RoleGrantRequest": _ROLE_GRANT, "PolicyDocument": _POLICY_DOCUMENT,
-            "ErasureRequest": _ERASURE,
+            **openapi_knowledge.SCHEMAS, "ErasureRequest": _ERASURE, "LimitsDocument": _LIMITS_DOCUMENT,
         }},
     }

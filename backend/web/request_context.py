@@ -13,6 +13,8 @@ from backend.errors import PayloadTooLarge, UnsupportedMediaType
 log = logging.getLogger("replywise.access")
 
 _INCOMING_ID = re.compile(r"[A-Za-z0-9._-]{8,64}")
+# Routes whose POST body is a file upload rather than JSON (issue 8, knowledge base).
+_UPLOAD_PATHS = frozenset({"/api/v1/admin/kb/documents"})
 
 
 def init_app(app: Flask) -> None:
@@ -26,11 +28,15 @@ def init_app(app: Flask) -> None:
         g.request_id = incoming if _INCOMING_ID.fullmatch(incoming) else uuid.uuid4().hex
         g.started = time.perf_counter()
         limit = current_app.config["MAX_CONTENT_LENGTH"]
+        upload = request.method == "POST" and request.path in _UPLOAD_PATHS
+        if upload:  # knowledge-base files: multipart, with their own (larger) limit
+            limit = current_app.extensions["replywise"].settings.kb_max_upload_bytes
+            request.max_content_length = limit
         if request.content_length is not None and request.content_length > limit:
             raise PayloadTooLarge(f"Request body is {request.content_length} bytes; the limit "
                                   f"is {limit}.")
         if request.method in {"POST", "PUT", "PATCH"} and request.path.startswith("/api/"):
-            if request.content_length and not request.is_json:
+            if request.content_length and not request.is_json and not upload:
                 raise UnsupportedMediaType("Send the request body as application/json.")
 
     @app.after_request

@@ -45,8 +45,9 @@ def percentile(sorted_values: list[float], p: float) -> float:
 
 def in_process(url: str, data_dir: Path, requests: int) -> dict[str, float]:
     """Sequential drafts through the Flask test client."""
+    # Cache off: every request here is identical, and the full path is what is measured.
     settings = Settings(data_dir=data_dir, database_url=url, providers=ECHO, log_level="WARNING",
-                        pseudonym_key=b"bench-pseudonym-key-0123456789")
+                        pseudonym_key=b"bench-pseudonym-key-0123456789", draft_cache_ttl_s=0)
     app = create_app(settings)
     client = app.test_client()
     body = draft_body(tone="friendly")
@@ -78,7 +79,8 @@ def over_http(url: str, data_dir: Path, connections: list[int], seconds: int, wo
     port = _free_port()
     env = {**os.environ, "REPLYWISE_DATABASE_URL": url, "REPLYWISE_DATA_DIR": str(data_dir),
            "REPLYWISE_LOG_LEVEL": "WARNING", "REPLYWISE_PROVIDERS": '[{"kind": "echo"}]',
-           "REPLYWISE_PSEUDONYM_KEY": "bench-pseudonym-key-0123456789"}
+           "REPLYWISE_PSEUDONYM_KEY": "bench-pseudonym-key-0123456789",
+           "REPLYWISE_DRAFT_CACHE_TTL_S": "0"}
     server = subprocess.Popen([str(Path(sys.executable).parent / "replywise"), "serve",
                                "--port", str(port), "--workers", str(workers),
                                "--threads", str(threads)], env=env,

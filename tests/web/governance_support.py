@@ -10,6 +10,13 @@ from backend.storage.models import AuditEvent
 from tests.conftest import local_headers
 
 
+def api_routes(app) -> set[tuple[str, str]]:
+    """Every (rule, method) the app serves under /api/v1: what route walks must cover."""
+    return {(rule.rule, method) for rule in app.url_map.iter_rules()
+            if rule.rule.startswith("/api/v1")
+            for method in rule.methods - {"HEAD", "OPTIONS"}}
+
+
 def me(client, tenant: str, user: str) -> dict[str, Any]:
     """GET /api/v1/me as a local user (creating the user with the local bootstrap roles)."""
     response = client.get("/api/v1/me", headers=local_headers(tenant, user))

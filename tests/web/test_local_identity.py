@@ -1,4 +1,4 @@
-"""Local mode (no identity provider): a local identity is trusted from loopback only, and says so."""
+"""Local mode (no identity provider): a local identity is trusted from loopback only, says so."""
 from __future__ import annotations
 
 import pytest
@@ -7,18 +7,32 @@ from sqlalchemy import func, select
 from backend.storage.models import User
 from tests.conftest import local_headers
 from tests.web.drafting_support import draft_body
+from tests.web.governance_support import api_routes
 
 REMOTE = {"REMOTE_ADDR": "10.1.2.3"}
-# Every route that acts for a person; only the public OpenAPI document needs nobody.
+# Every route that acts for a person, as (rule, method, a concrete path, body); only the public
+# OpenAPI document needs nobody.
 PERSONAL_ROUTES = [
-    ("GET", "/api/v1/me", None), ("POST", "/api/v1/drafts", draft_body()),
-    ("POST", "/api/v1/drafts/abc/feedback", {"rating": 1}),
-    ("GET", "/api/v1/admin/users", None), ("GET", "/api/v1/admin/policy", None),
-    ("PUT", "/api/v1/admin/policy", {"policy": {}}),
-    ("POST", "/api/v1/admin/users/abc/roles", {"role": "analyst"}),
-    ("DELETE", "/api/v1/admin/users/abc/roles/analyst", None),
-    ("GET", "/api/v1/audit/events", None), ("GET", "/api/v1/audit/verify", None),
-    ("GET", "/api/v1/privacy/export", None), ("POST", "/api/v1/privacy/erasure", {"user_id": "x"}),
+    ("/api/v1/me", "GET", "/api/v1/me", None),
+    ("/api/v1/drafts", "POST", "/api/v1/drafts", draft_body()),
+    ("/api/v1/drafts/<draft_id>/feedback", "POST", "/api/v1/drafts/abc/feedback", {"rating": 1}),
+    ("/api/v1/admin/users", "GET", "/api/v1/admin/users", None),
+    ("/api/v1/admin/policy", "GET", "/api/v1/admin/policy", None),
+    ("/api/v1/admin/policy", "PUT", "/api/v1/admin/policy", {"policy": {}}),
+    ("/api/v1/admin/limits", "GET", "/api/v1/admin/limits", None),
+    ("/api/v1/admin/kb/documents", "GET", "/api/v1/admin/kb/documents", None),
+    ("/api/v1/admin/kb/documents", "POST", "/api/v1/admin/kb/documents", {}),
+    ("/api/v1/admin/kb/documents/<document_id>", "DELETE", "/api/v1/admin/kb/documents/1",
+     None),
+    ("/api/v1/admin/limits", "PUT", "/api/v1/admin/limits", {"limits": []}),
+    ("/api/v1/admin/users/<user_id>/roles", "POST", "/api/v1/admin/users/abc/roles",
+     {"role": "analyst"}),
+    ("/api/v1/admin/users/<user_id>/roles/<role>", "DELETE",
+     "/api/v1/admin/users/abc/roles/analyst", None),
+    ("/api/v1/audit/events", "GET", "/api/v1/audit/events", None),
+    ("/api/v1/audit/verify", "GET", "/api/v1/audit/verify", None),
+    ("/api/v1/privacy/export", "GET", "/api/v1/privacy/export", None),
+    ("/api/v1/privacy/erasure", "POST", "/api/v1/privacy/erasure", {"user_id": "x"}),
 ]
 
 
@@ -35,14 +49,9 @@ def _assert_unauthorized(response, code: str = "unauthorized") -> None:
 
 
 def test_every_personal_route_refuses_a_caller_from_another_machine(app, client, rt):
-    from tests.web.test_tenant_isolation import CASES, api_routes
-    walked = {(path.replace("abc", "<draft_id>", 1) if "drafts/abc" in path else path, method)
-              for method, path, _ in PERSONAL_ROUTES}
-    walked = {(p.replace("/users/abc/", "/users/<user_id>/").replace("/roles/analyst",
-                                                                       "/roles/<role>"), m)
-              for p, m in walked}
-    assert walked | {("/api/v1/openapi.json", "GET")} == api_routes(app) == set(CASES)
-    for method, path, body in PERSONAL_ROUTES:
+    walked = {(rule, method) for rule, method, _, _ in PERSONAL_ROUTES}
+    assert walked | {("/api/v1/openapi.json", "GET")} == api_routes(app)
+    for _, method, path, body in PERSONAL_ROUTES:
         response = client.open(path, method=method, json=body, headers=local_headers(),
                                environ_base=REMOTE)
         _assert_unauthorized(response, "local_mode_loopback_only")

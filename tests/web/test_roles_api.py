@@ -8,8 +8,7 @@ import pytest
 from backend.governance.rbac import PERMISSIONS, ROLES
 from tests.conftest import local_headers
 from tests.web.drafting_support import draft_body
-from tests.web.governance_support import audit_rows, me, set_roles
-from tests.web.test_tenant_isolation import api_routes
+from tests.web.governance_support import api_routes, audit_rows, me, set_roles
 
 T = "roles-co"
 
@@ -26,6 +25,15 @@ GATED = {
     ("/api/v1/admin/policy", "GET"): ("policy.read", "GET", "/api/v1/admin/policy", None),
     ("/api/v1/admin/policy", "PUT"): (
         "policy.write", "PUT", "/api/v1/admin/policy", {"policy": {"retention_days": 5}}),
+    ("/api/v1/admin/limits", "GET"): ("limits.manage", "GET", "/api/v1/admin/limits", None),
+    ("/api/v1/admin/kb/documents", "GET"): (
+        "kb.manage", "GET", "/api/v1/admin/kb/documents", None),
+    ("/api/v1/admin/kb/documents", "POST"): (
+        "kb.manage", "POST", "/api/v1/admin/kb/documents", {}),
+    ("/api/v1/admin/kb/documents/<document_id>", "DELETE"): (
+        "kb.manage", "DELETE", "/api/v1/admin/kb/documents/1", None),
+    ("/api/v1/admin/limits", "PUT"): (
+        "limits.manage", "PUT", "/api/v1/admin/limits", {"limits": []}),
     ("/api/v1/audit/events", "GET"): ("audit.read", "GET", "/api/v1/audit/events", None),
     ("/api/v1/audit/verify", "GET"): ("audit.verify", "GET", "/api/v1/audit/verify", None),
     ("/api/v1/privacy/export", "GET"): (

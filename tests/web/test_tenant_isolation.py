@@ -5,16 +5,17 @@ The walk enumerates the app's URL map, so a route added later without a case her
 """
 from __future__ import annotations
 
+import io
 import json
 from dataclasses import dataclass
 
 import pytest
 from sqlalchemy import func, select
 
-from backend.storage.models import Draft, Feedback, RoleGrant, User
+from backend.storage.models import AuditEvent, Draft, Feedback, RoleGrant, User
 from tests.conftest import local_headers
 from tests.web.drafting_support import draft_body
-from tests.web.governance_support import me, set_roles
+from tests.web.governance_support import api_routes, me, set_roles
 
 A, B = "tenant-a", "tenant-b"
 A_SECRET_WORD = "Zanzibarquux"  # in A's policy only: must never show up in B's answers
@@ -62,7 +63,6 @@ def world(client, rt) -> World:
     set_roles(client, B, "bob", "bob-auditor", {"auditor"})
     client.post("/api/v1/drafts", json=draft_body(), headers=local_headers(B, "bob"))
     with rt.db.session(A) as session:
-        from backend.storage.models import AuditEvent
         pseudonyms = set(session.scalars(select(AuditEvent.actor)))
     return World(client, rt, a_user, a_victim, draft["id"], pseudonyms)
 
@@ -147,6 +147,20 @@ def case_write_policy(w: World) -> None:
     assert "retention_days" not in a_policy
 
 
+def case_read_limits(w: World) -> None:
+    _as_a(w, "PUT", "/api/v1/admin/limits", json={"limits": [{"limit": "user_rpm", "value": 7}]})
+    response = _as_b(w, "GET", "/api/v1/admin/limits")
+    assert response.status_code == 200 and response.get_json()["limits"] == []
+    w.assert_no_a_data(response)
+
+
+def case_write_limits(w: World) -> None:
+    _as_a(w, "PUT", "/api/v1/admin/limits", json={"limits": [{"limit": "user_rpm", "value": 7}]})
+    assert _as_b(w, "PUT", "/api/v1/admin/limits", json={"limits": []}).status_code == 200
+    assert _as_a(w, "GET", "/api/v1/admin/limits").get_json()["limits"] == [
+        {"limit": "user_rpm", "value": 7}]
+
+
 def case_audit_events(w: World) -> None:
     response = _as_b(w, "GET", "/api/v1/audit/events?limit=1000", user="bob-auditor")
     assert response.status_code == 200
@@ -180,7 +194,43 @@ def case_privacy_erasure(w: World) -> None:
                  json={"user_id": w.a_victim}).status_code == 200
 
 
+def _upload_as_a(w: World) -> str:
+    form = {"file": (io.BytesIO(b"Zephyr X200 price list"), f"{A_SECRET_WORD}.txt"),
+            "groups": "everyone"}
+    response = _as_a(w, "POST", "/api/v1/admin/kb/documents", data=form,
+                     content_type="multipart/form-data")
+    assert response.status_code == 201, response.get_json()
+    return response.get_json()["document_id"]
+
+
+def case_list_kb_documents(w: World) -> None:
+    _upload_as_a(w)
+    response = _as_b(w, "GET", "/api/v1/admin/kb/documents")
+    assert response.status_code == 200 and response.get_json()["documents"] == []
+    w.assert_no_a_data(response)
+
+
+def case_upload_kb_document(w: World) -> None:
+    a_document = _upload_as_a(w)
+    form = {"file": (io.BytesIO(b"other text"), f"{A_SECRET_WORD}.txt"), "groups": "everyone"}
+    response = _as_b(w, "POST", "/api/v1/admin/kb/documents", data=form,
+                     content_type="multipart/form-data")
+    assert response.status_code == 201 and response.get_json()["status"] == "added"
+    a_docs = _as_a(w, "GET", "/api/v1/admin/kb/documents").get_json()["documents"]
+    assert [d["id"] for d in a_docs] == [a_document]
+
+
+def case_delete_kb_document(w: World) -> None:
+    a_document = _upload_as_a(w)
+    _not_found(_as_b(w, "DELETE", f"/api/v1/admin/kb/documents/{a_document}"))
+    a_docs = _as_a(w, "GET", "/api/v1/admin/kb/documents").get_json()["documents"]
+    assert [d["id"] for d in a_docs] == [a_document]
+
+
 CASES = {
+    ("/api/v1/admin/kb/documents", "GET"): case_list_kb_documents,
+    ("/api/v1/admin/kb/documents", "POST"): case_upload_kb_document,
+    ("/api/v1/admin/kb/documents/<document_id>", "DELETE"): case_delete_kb_document,
     ("/api/v1/drafts", "POST"): case_create_draft,
     ("/api/v1/drafts/<draft_id>/feedback", "POST"): case_feedback,
     ("/api/v1/openapi.json", "GET"): case_openapi,
@@ -190,18 +240,13 @@ CASES = {
     ("/api/v1/admin/users/<user_id>/roles/<role>", "DELETE"): case_revoke_role,
     ("/api/v1/admin/policy", "GET"): case_read_policy,
     ("/api/v1/admin/policy", "PUT"): case_write_policy,
+    ("/api/v1/admin/limits", "GET"): case_read_limits,
+    ("/api/v1/admin/limits", "PUT"): case_write_limits,
     ("/api/v1/audit/events", "GET"): case_audit_events,
     ("/api/v1/audit/verify", "GET"): case_audit_verify,
     ("/api/v1/privacy/export", "GET"): case_privacy_export,
     ("/api/v1/privacy/erasure", "POST"): case_privacy_erasure,
 }
-
-
-def api_routes(app) -> set[tuple[str, str]]:
-    """Every (rule, method) the app serves under /api/v1."""
-    return {(rule.rule, method) for rule in app.url_map.iter_rules()
-            if rule.rule.startswith("/api/v1")
-            for method in rule.methods - {"HEAD", "OPTIONS"}}
 
 
 def test_every_api_route_is_walked_with_another_tenants_ids(app):

@@ -61,6 +61,17 @@ class ProviderError(Exception):
         self.status = status
 
 
+class ProviderSaturated(ProviderError):
+    """Our own upstream shaping found no slot in time: the provider is healthy, just full.
+
+    Retryable (another provider may have room) but no verdict for its circuit breaker.
+    """
+
+    def __init__(self, provider: str, reason: str = "provider saturated", *,
+                 retry_after: float | None = None):
+        super().__init__(provider, reason, retryable=True, retry_after=retry_after)
+
+
 class LLMProvider(Protocol):
     """One configured upstream (or the offline drafter)."""
 
@@ -87,3 +98,14 @@ class ProviderConfig:
     region: str = "global"
     timeout_s: float = 30.0
     extra: dict[str, str] = field(default_factory=dict)
+    # Upstream shaping (issue 7; providers/llm/shaping.py): None = no cap of that kind.
+    rpm: int | None = None              # calls started in any 60 s
+    tpm: int | None = None              # tokens (prompt estimate + max_tokens) in any 60 s
+    max_concurrency: int | None = None  # calls in flight at once
+    max_queue: int | None = None        # callers waiting per worker (default 4 x concurrency)
+    queue_timeout_s: float = 10.0       # longest wait for a slot before failing over
+
+    @property
+    def shaped(self) -> bool:
+        """True when any upstream cap is configured for this provider."""
+        return any(v is not None for v in (self.rpm, self.tpm, self.max_concurrency))

@@ -24,6 +24,7 @@ from backend.providers.llm.base import (
     Finished,
     LLMProvider,
     ProviderError,
+    ProviderSaturated,
     TextDelta,
 )
 from backend.providers.llm.breaker import BreakerRegistry
@@ -261,7 +262,9 @@ class ProviderChain:
 
             counts_against = counts_against or error.retryable or (
                 error.status in _PROVIDER_WIDE_STATUS)
-            if counts_against:
+            if isinstance(error, ProviderSaturated):
+                self.breaker.release(name)  # our own shaping queue was full: the provider is fine
+            elif counts_against:
                 self.breaker.record_failure(name)
             else:
                 self.breaker.record_success(name)  # it answered; the request was the problem
@@ -287,7 +290,8 @@ class ProviderChain:
 
     def _retry_wait(self, error: ProviderError, number: int, deadline: float) -> float | None:
         """Seconds to wait before retrying this provider, or None to fail over now."""
-        if not error.retryable or number >= self.max_attempts_per_provider:
+        if (not error.retryable or number >= self.max_attempts_per_provider
+                or isinstance(error, ProviderSaturated)):  # it has already waited in the queue
             return None
         remaining = deadline - self._clock()
         if error.retry_after is not None:

@@ -36,6 +36,9 @@ class Draft(TenantOwned, Base):
     failovers: Mapped[int] = mapped_column(Integer, default=0)
     offline_fallback: Mapped[bool] = mapped_column(Boolean, default=False)
     text_length: Mapped[int] = mapped_column(Integer, default=0)
+    # Answered from the draft cache (issue 7): no provider call; saved_usd is what it would have cost.
+    cached: Mapped[bool] = mapped_column(Boolean, default=False)
+    saved_usd: Mapped[Decimal] = mapped_column(Numeric(12, 6), default=Decimal(0))
     pii_counts: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     # Kept only when the tenant opts in to draft retention; cleared by retention runs.
     text: Mapped[str | None] = mapped_column(Text)

@@ -21,6 +21,20 @@ class Tenant(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+class TenantDomain(Base):
+    """A Google Workspace domain (the ID token's `hd`) mapped to the tenant its users belong to.
+
+    Not tenant-owned: it is read before the caller's tenant is known, to find that tenant.
+    """
+
+    __tablename__ = "tenant_domains"
+
+    domain: Mapped[str] = mapped_column(String(253), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"),
+                                           index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
 class User(TenantOwned, Base):
     """A person, keyed by identity provider + tenant + subject (Entra tid+oid, Google sub)."""
 

@@ -136,6 +136,16 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_role_grants_tenant_id'), ['tenant_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_role_grants_user_id'), ['user_id'], unique=False)
 
+    op.create_table('tenant_domains',
+    sa.Column('domain', sa.String(length=253), nullable=False),
+    sa.Column('tenant_id', sa.String(length=64), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['tenant_id'], ['tenants.id'], name=op.f('fk_tenant_domains_tenant_id_tenants'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('domain', name=op.f('pk_tenant_domains'))
+    )
+    with op.batch_alter_table('tenant_domains', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_tenant_domains_tenant_id'), ['tenant_id'], unique=False)
+
     op.create_table('feedback',
     sa.Column('id', sa.String(length=32), nullable=False),
     sa.Column('draft_id', sa.String(length=32), nullable=False),
@@ -166,6 +176,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_feedback_draft_id'))
 
     op.drop_table('feedback')
+    with op.batch_alter_table('tenant_domains', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_tenant_domains_tenant_id'))
+
+    op.drop_table('tenant_domains')
     with op.batch_alter_table('role_grants', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_role_grants_user_id'))
         batch_op.drop_index(batch_op.f('ix_role_grants_tenant_id'))

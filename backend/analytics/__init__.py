@@ -1,0 +1,1 @@
+"""Pure analytics: latency histograms, percentiles and drift comparison (no Flask, no SQL)."""

@@ -1,0 +1,139 @@
+"""Grounding a draft in company documents: find the passages this user may read, redact them.
+
+The query is the newest message (already redacted) and the subject. Permission filtering
+happens inside the search statement (knowledge/index.py), so a passage of a document outside
+the user's groups never leaves the database, whatever the email asks for.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from backend.drafting.model import DraftOptions, Source
+from backend.drafting.tokens import estimate_tokens
+from backend.governance.identity import Principal
+from backend.governance.pii import PiiBlocked, Redactor
+from backend.knowledge import hybrid, index
+from backend.knowledge.query import search_terms
+from backend.providers.embeddings import Embedder, build_embedder
+from backend.services.runtime import Runtime
+from backend.storage.models.knowledge import UserGroup
+
+EXCERPT_CHARS = 240
+HYBRID_POOL = 5  # lexical candidates per passage kept, when embeddings re-rank them
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class SourceRef:
+    """A source as the user sees it under the draft: document, page, a short excerpt."""
+
+    n: int
+    document_id: str
+    document: str
+    page: int | None
+    excerpt: str
+
+
+def reader_for(session: Session, principal: Principal) -> index.Reader:
+    """The principal as a reader: token groups plus database groups; user id and subject."""
+    groups = set(principal.groups)
+    if principal.user_id:
+        groups.update(session.scalars(select(UserGroup.group_name)
+                                      .where(UserGroup.user_id == principal.user_id)))
+    keys = frozenset(k for k in (principal.user_id, principal.subject) if k)
+    return index.Reader(principal.tenant_id, frozenset(groups), keys)
+
+
+def search(rt: Runtime, principal: Principal, query: str, limit: int = 4) -> list[index.Hit]:
+    """The best passages for `query` among the documents `principal` may read."""
+    terms = search_terms(query)
+    if not terms:
+        return []
+    with rt.db.session(principal.tenant_id) as session:
+        reader = reader_for(session, principal)
+        if not index.can_read_any(session, reader):
+            return []
+        return index.search(session, reader, terms, limit=limit)
+
+
+def sources_for(rt: Runtime, principal: Principal, subject: str, latest: str,
+                options: DraftOptions, redactor: Redactor
+                ) -> tuple[tuple[Source, ...], tuple[Source, ...], tuple[SourceRef, ...]]:
+    """Passages for a draft: redacted for the prompt, as written (for the offline drafter,
+    which sends nothing anywhere), and what to show the user.
+
+    Passages go through the request's redaction session like the email, so a value gets the
+    same placeholder everywhere and comes back in the draft. A passage holding data the
+    tenant's policy blocks is left out rather than failing the draft.
+    """
+    limit = rt.settings.kb_passages
+    if not options.grounding or limit <= 0:
+        return (), (), ()
+    query = f"{subject}\n{latest}"
+    embedder = _embedder(rt)
+    hits = search(rt, principal, query, limit=limit * HYBRID_POOL if embedder else limit)
+    if embedder is not None and len(hits) > 1:
+        hits = _rerank(embedder, query, hits, redactor)[:limit]
+    budget = rt.settings.kb_passage_tokens
+    safe: list[Source] = []
+    original: list[Source] = []
+    shown: list[SourceRef] = []
+    for hit in hits:
+        try:
+            text, name = redactor.redact_many([hit.text, hit.document])
+        except PiiBlocked:
+            continue
+        cost = estimate_tokens(text)
+        if cost > budget:
+            continue
+        budget -= cost
+        n = len(safe) + 1
+        safe.append(Source(n=n, document=name, page=hit.page, text=text))
+        original.append(Source(n=n, document=hit.document, page=hit.page, text=hit.text))
+        shown.append(SourceRef(n=n, document_id=str(hit.document_id), document=hit.document,
+                               page=hit.page, excerpt=_excerpt(hit.text)))
+    return tuple(safe), tuple(original), tuple(shown)
+
+
+def _embedder(rt: Runtime) -> Embedder | None:
+    if not rt.settings.kb_embedding_model:
+        return None
+    if "kb_embedder" not in rt.caches:
+        rt.caches["kb_embedder"] = build_embedder(rt.settings.providers,
+                                                  rt.settings.kb_embedding_model)
+    return rt.caches["kb_embedder"]  # type: ignore[return-value]
+
+
+def _rerank(embedder: Embedder, query: str, hits: list[index.Hit],
+            redactor: Redactor) -> list[index.Hit]:
+    """Hybrid order of readable candidates; lexical order when embeddings are unavailable.
+
+    The query is already redacted; candidates are redacted in the draft's session before they
+    leave, like everything else sent to a provider.
+    """
+    try:
+        texts = redactor.redact_many([h.text for h in hits])
+        vectors = embedder.embed([query, *texts])
+    except Exception:  # noqa: BLE001 - hybrid ranking is an improvement, never a requirement
+        log.warning("embeddings unavailable; lexical ranking only", exc_info=True)
+        return hits
+    return [hits[i] for i in hybrid.fuse(vectors[0], vectors[1:])]
+
+
+def cited(refs: tuple[SourceRef, ...], draft_text: str) -> list[dict[str, object]]:
+    """The sources as the API lists them, each marked with whether the draft cites it."""
+    return [{"n": r.n, "document_id": r.document_id, "document": r.document, "page": r.page,
+             "excerpt": r.excerpt, "cited": f"[{r.n}]" in draft_text} for r in refs]
+
+
+def _excerpt(text: str) -> str:
+    flat = " ".join(text.split())
+    if len(flat) <= EXCERPT_CHARS:
+        return flat
+    cut = flat.rfind(" ", 0, EXCERPT_CHARS)
+    return flat[: cut if cut > EXCERPT_CHARS // 2 else EXCERPT_CHARS].rstrip(" ,;:") + "…"
+
