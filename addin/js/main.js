@@ -76,6 +76,8 @@ function buildRequest(refine) {
   if (item.from) message.from = address(item.from);
   if (item.date) message.date = item.date;
   if (item.internetMessageId) message.message_id = item.internetMessageId;
+  // Lets the backend read the rest of the conversation from Graph when the tenant enables it.
+  if (item.conversationId && !s.playground) message.conversation_id = item.conversationId;
   if (item.bodyHtml) message.body_html = item.bodyHtml;
   else message.body_text = item.bodyText || "";
   return { message, options, surface: "outlook" };

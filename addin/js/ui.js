@@ -119,22 +119,17 @@ export function setNotice(text) {
   els.notice.hidden = !text;
 }
 
-/** @param {{title?: string, url?: string}[]|undefined} sources */
+/**
+ * The company documents the draft cites, as "[n] document, p. page" (the excerpt as a tooltip).
+ * @param {{n: number, document: string, page?: number|null, excerpt?: string, cited?: boolean}[]|undefined} sources
+ */
 export function renderSources(sources) {
-  const list = Array.isArray(sources) ? sources : [];
+  const list = (Array.isArray(sources) ? sources : []).filter((source) => source.cited !== false);
   els.sourcesList.replaceChildren(...list.map((source) => {
     const li = document.createElement("li");
-    const url = String(source.url || "");
-    if (/^https:\/\//i.test(url)) {
-      const a = document.createElement("a");
-      a.href = url;
-      a.target = "_blank";
-      a.rel = "noopener noreferrer";
-      a.textContent = source.title || url;
-      li.append(a);
-    } else {
-      li.textContent = source.title || url;
-    }
+    const page = source.page ? `, p. ${source.page}` : "";
+    li.textContent = `[${source.n}] ${source.document}${page}`;
+    if (source.excerpt) li.title = source.excerpt;
     return li;
   }));
   els.sources.hidden = list.length === 0;

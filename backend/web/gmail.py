@@ -107,7 +107,9 @@ def draft(rt: Runtime, principal: Principal, event: AddonEvent) -> dict[str, Any
         _base_url(rt), text=result.text, notice=result.notice,
         mode="compose" if event.parameters.get("mode") == "compose" else "read",
         message_id=opened.message_id if opened else None,
-        thread_id=opened.thread_id if opened else None, choices=choices)
+        thread_id=opened.thread_id if opened else None, choices=choices,
+        sources=tuple(f"[{s.n}] {s.document}" + (f", p. {s.page}" if s.page else "")
+                      for s in result.sources if f"[{s.n}]" in result.text))
     return cards.update(card) if event.parameters.get("view") == "draft" else cards.push(card)
 
 

@@ -129,7 +129,8 @@ def compose_card(base_url: str, *, message_id: str | None = None, thread_id: str
 
 
 def draft_card(base_url: str, *, text: str, notice: str | None, mode: str,
-               message_id: str | None, thread_id: str | None, choices: Choices) -> Card:
+               message_id: str | None, thread_id: str | None, choices: Choices,
+               sources: tuple[str, ...] = ()) -> Card:
     """The draft, with Regenerate, refinements and Open as reply (read) or Insert (compose)."""
     base = {"mode": mode, "view": "draft", **_ids(message_id, thread_id), **choices.parameters()}
     with_draft = {**base, "draft": text[:MAX_PARAMETER]}
@@ -137,6 +138,8 @@ def draft_card(base_url: str, *, text: str, notice: str | None, mode: str,
     if notice:
         widgets.append(_paragraph(f"<b>Note:</b> {_text(notice)}"))
     widgets.append(_paragraph(_text(text).replace("\n", "<br>")))
+    if sources:  # the company documents the draft cites, "[n] document, p. page"
+        widgets.append(_paragraph("<b>Sources</b><br>" + "<br>".join(_text(s) for s in sources)))
     draft_url = _url(base_url, "/gmail/draft")
     final = (_button("Open as reply", _url(base_url, "/gmail/open-reply"), with_draft)
              if mode == "read" else _button("Insert", _url(base_url, "/gmail/insert"), with_draft))
