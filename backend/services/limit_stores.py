@@ -29,7 +29,7 @@ from backend.errors import ServiceUnavailable
 from backend.governance.limits import Counter
 from backend.storage.db import Database
 from backend.storage.models import LimitCounter, utcnow
-from backend.storage.redis_client import RedisError, scan_delete
+from backend.storage.redis_client import scan_delete
 
 log = logging.getLogger(__name__)
 
@@ -154,8 +154,11 @@ class RedisLimitStore:
     """Counters in Redis, shared by every worker and instance."""
 
     def __init__(self, client: Any, prefix: str):
+        from redis import RedisError  # installed whenever a Redis client exists
+
         self._client = client
         self._prefix = prefix
+        self._errors = (RedisError,)
         self._admit = client.register_script(_ADMIT)
         self._adjust = client.register_script(_ADJUST)
 
@@ -170,7 +173,7 @@ class RedisLimitStore:
             args += [counter.amount, counter.cap, int(counter.expires_at.timestamp())]
         try:
             refused = int(self._admit(keys=[self.key(c) for c in counters], args=args))
-        except RedisError as exc:
+        except self._errors as exc:
             log.error("limit store unreachable", extra={"error_type": type(exc).__name__})
             raise LimitsUnavailable("Usage limits cannot be checked right now; try again "
                                     "shortly.") from None

@@ -8,18 +8,16 @@ from __future__ import annotations
 
 from typing import Any
 
-import redis
 
-RedisError = redis.RedisError
-
-
-def connect(url: str, max_connections: int = 64) -> redis.Redis:
+def connect(url: str, max_connections: int = 64) -> Any:
     """A client for `url` (redis:// or rediss://). Connects lazily, on the first command.
 
     A blocking pool: with hundreds of threads per worker, a burst waits a moment for one of
     `max_connections` connections (each command takes well under a millisecond) instead of
     failing with "too many connections" as the default pool does.
     """
+    import redis  # the optional extra `redis`: needed only when REPLYWISE_REDIS_URL is set
+
     pool = redis.BlockingConnectionPool.from_url(
         url, max_connections=max_connections, timeout=2.0, socket_timeout=2.0,
         socket_connect_timeout=2.0, health_check_interval=30)
