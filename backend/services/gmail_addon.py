@@ -23,7 +23,7 @@ from backend.governance import rbac
 from backend.governance.identity import Principal
 from backend.providers.gmail import (SCOPE_COMPOSE, SCOPE_READ_MESSAGE, GmailClient, GmailError,
                                      GmailScopeError, message_fields)
-from backend.services import audit, drafting, tenants
+from backend.services import audit, drafting, limits, tenants
 from backend.services.google_identity import ScopesRequired
 from backend.services.runtime import Runtime
 from backend.storage.models import Draft
@@ -92,7 +92,10 @@ def usage_summary(rt: Runtime, principal: Principal, now: datetime | None = None
             return session.scalar(select(func.count()).select_from(Draft).where(
                 Draft.user_id == principal.user_id, Draft.created_at >= since,
                 Draft.status != "cancelled")) or 0
-        return UsageSummary(drafts_today=count(day), drafts_this_month=count(month))
+        today, this_month = count(day), count(month)
+    monthly_limit, remaining = limits.monthly_token_budget(rt, principal, now)
+    return UsageSummary(drafts_today=today, drafts_this_month=this_month,
+                        monthly_limit=monthly_limit, remaining=remaining)
 
 
 def read_open_message(rt: Runtime, principal: Principal, event: AddonEvent) -> OpenMessage:

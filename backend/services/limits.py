@@ -92,6 +92,20 @@ def limits_for(rt: Runtime, tenant_id: str) -> LimitSet:
     return limits
 
 
+def monthly_token_budget(rt: Runtime, principal: Principal, now=None
+                         ) -> tuple[int | None, int | None]:
+    """The user's own monthly token budget and what is left of it; (None, None) without one."""
+    now = now or utcnow()
+    counters = [c for c in plan(limits_for(rt, principal.tenant_id), tenant_id=principal.tenant_id,
+                                user_id=principal.user_id or "", team=None, now=now, tokens=1)
+                if c.limit == "user_monthly_tokens"]
+    if not counters:
+        return None, None
+    (counter,) = counters
+    used = store(rt).usage(principal.tenant_id, counters).get(counter.key, 0)
+    return counter.cap, max(0, counter.cap - used)
+
+
 def _team_of(rt: Runtime, principal: Principal) -> str | None:
     cache: dict[tuple[str, str], tuple[float, str | None]] = rt.caches.setdefault(
         "limit_teams", {})  # type: ignore[assignment]

@@ -86,7 +86,7 @@ def homepage_card(*, name: str | None, drafts_today: int, drafts_this_month: int
     if monthly_limit is None:
         budget = "No budget set."
     else:
-        budget = f"{remaining} of {monthly_limit} drafts left this month."
+        budget = f"{remaining:,} of your {monthly_limit:,} tokens left this month."
     hello = f"Hello {_text(name)}. " if name else ""
     return _card("Reply drafts in your own words", [
         {"widgets": [_paragraph(

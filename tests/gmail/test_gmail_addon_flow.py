@@ -4,6 +4,7 @@ from __future__ import annotations
 import base64
 import email
 import json
+import re
 import time
 from email import policy
 
@@ -354,3 +355,36 @@ def test_without_thread_context_only_the_open_message_is_read(addon, google, gma
                                                              user_token):
     _card(_draft(addon(), user_token))
     assert all("/threads/" not in c.request.url for c in gmail_calls(google))
+
+
+def test_homepage_shows_the_users_remaining_monthly_token_budget(addon, gmail_message,
+                                                                 user_token):
+    from sqlalchemy import select
+
+    from datetime import datetime, timezone
+
+    from backend.governance.identity import Principal
+    from backend.governance.limits import plan
+    from backend.services import limits
+    from backend.storage.models import User
+
+    client = addon()
+    client.post("/gmail/homepage", event(user_token=user_token()))  # creates the user
+    rt = client.app.extensions["replywise"]
+    with rt.db.session(all_tenants=True) as session:
+        user = session.scalars(select(User).where(User.idp == "google")).one()
+    admin = Principal(idp="cli", tenant_id=user.tenant_id, subject="operator").with_roles(
+        frozenset({"tenant_admin"}))
+    limits.set_limit(rt, admin, "user_monthly_tokens", 50_000, user_id=user.id)
+    text = json.dumps(_card(client.post("/gmail/homepage", event(user_token=user_token())))[1])
+    assert "50,000 of your 50,000 tokens left this month." in text
+    # Spending is counted by the limits service (tests/limits); here the card must show what the
+    # store says is left, so spend some of the budget directly and read it back.
+    (counter,) = [c for c in plan(limits.limits_for(rt, user.tenant_id),
+                                  tenant_id=user.tenant_id, user_id=user.id, team=None,
+                                  now=datetime.now(timezone.utc), tokens=1234)
+                  if c.limit == "user_monthly_tokens"]
+    assert limits.store(rt).admit(user.tenant_id, [counter]) is None
+    text = json.dumps(_card(client.post("/gmail/homepage", event(user_token=user_token())))[1])
+    left = int(re.search(r"([\d,]+) of your 50,000 tokens left", text).group(1).replace(",", ""))
+    assert left == 50_000 - 1234
