@@ -18,7 +18,7 @@ from backend.services.drafting import DraftRequest
 from backend.services.thread_context import earlier_messages, graph_scope
 from backend.storage.models import AuditEvent
 from tests.identity.entra_support import (
-    CLAIMS, GRAPH, TENANT, FakeEntra, claims_challenge_response,
+    CLAIMS, GRAPH, TENANT, claims_challenge_response,
     consent_required_response, entra_settings, mint)
 from tests.web.drafting_support import fake_provider
 
@@ -53,17 +53,6 @@ CONVERSATION_ON_GRAPH = [  # newest first, as asked for
                   sender=("Bob Builder", "bob.builder@corp-example.com"), html=True),
     graph_message(1, "Hello, we need 42 pallets of blue tiles shipped to Leeds."),
 ]
-
-
-@pytest.fixture
-def mock():
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as requests_mock:
-        yield requests_mock
-
-
-@pytest.fixture
-def entra(mock) -> FakeEntra:
-    return FakeEntra(mock)
 
 
 @pytest.fixture

@@ -16,17 +16,6 @@ from tests.identity.entra_support import (
 
 
 @pytest.fixture
-def mock():
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as requests_mock:
-        yield requests_mock
-
-
-@pytest.fixture
-def entra(mock) -> FakeEntra:
-    return FakeEntra(mock)
-
-
-@pytest.fixture
 def app(make_app):
     return make_app(**entra_settings())
 
