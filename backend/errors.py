@@ -10,6 +10,7 @@ import logging
 from typing import Any
 
 from flask import Flask, g, jsonify
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger(__name__)
@@ -90,6 +91,10 @@ class ServiceUnavailable(AppError):
     status, code = 503, "unavailable"
 
 
+def _is_connection_loss(exc: DBAPIError) -> bool:
+    return bool(exc.connection_invalidated) or isinstance(exc, (OperationalError, InterfaceError))
+
+
 def envelope(code: str, message: str, **extra: Any) -> dict[str, Any]:
     """The error body: code, message, request id and any extra fields."""
     body: dict[str, Any] = {"code": code, "message": message,
@@ -121,6 +126,20 @@ def init_app(app: Flask) -> None:
             exc.code or 500, exc.description or exc.name)
         response = jsonify(envelope(_http_error_code(exc), message))
         response.status_code = exc.code or 500
+        return response
+
+    @app.errorhandler(DBAPIError)
+    def _database_error(exc: DBAPIError):
+        if not _is_connection_loss(exc):
+            return _unexpected(exc)
+        # The database went away (restart, failover, network): the pool has been invalidated,
+        # so a retry gets a fresh connection. Nothing was committed by this request.
+        log.warning("database connection lost", extra={"error_type": type(exc.orig).__name__})
+        response = jsonify(envelope("database_unavailable",
+                                    "The database connection was interrupted; retry shortly.",
+                                    retry_after=1))
+        response.status_code = 503
+        response.headers["Retry-After"] = "1"
         return response
 
     @app.errorhandler(Exception)

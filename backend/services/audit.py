@@ -61,8 +61,14 @@ def record(rt: Runtime, session: Session, principal: Principal, action: str, *,
     # Core statements, not ORM objects: this runs on every draft, and the unit of work costs
     # more than the two inserts themselves.
     connection = session.connection()
-    connection.execute(_INSERT_EVENT, {**event, "occurred_at": occurred})
-    connection.execute(_MOVE_HEAD, {"t": tenant_id, "seq": event["seq"], "hash": event["hash"]})
+    row = {**event, "occurred_at": occurred}
+    head = {"head_tenant": tenant_id, "head_seq": event["seq"], "head_hash": event["hash"]}
+    if connection.dialect.name == "postgresql":  # one round trip instead of two
+        connection.execute(_APPEND_AND_MOVE_HEAD, {**{f"e_{k}": v for k, v in row.items()},
+                                                   **head})
+    else:
+        connection.execute(_INSERT_EVENT, row)
+        connection.execute(_MOVE_HEAD, head)
     key = signing_key(rt)
     if key is not None and event["seq"] % rt.settings.audit_checkpoint_every == 0:
         session.add(checkpoint_row(tenant_id, event["seq"], event["hash"], key))
@@ -71,8 +77,19 @@ def record(rt: Runtime, session: Session, principal: Principal, action: str, *,
 
 # Statements built once with bind parameters, so SQLAlchemy compiles them once per process.
 _INSERT_EVENT = AuditEvent.__table__.insert()
-_MOVE_HEAD = (AuditHead.__table__.update().where(AuditHead.__table__.c.tenant_id == bindparam("t"))
-              .values(seq=bindparam("seq"), hash=bindparam("hash")))
+_MOVE_HEAD = (AuditHead.__table__.update()
+              .where(AuditHead.__table__.c.tenant_id == bindparam("head_tenant"))
+              .values(seq=bindparam("head_seq"), hash=bindparam("head_hash")))
+# PostgreSQL runs a data-modifying CTE with the statement it belongs to, in one snapshot. The
+# event's parameters are prefixed: SQLAlchemy would otherwise also SET any audit_heads column
+# whose name appears among the parameters (tenant_id, seq, hash) in the nested UPDATE.
+_EVENT_KEYS = ("event_id", "tenant_id", "seq", "occurred_at", "actor", "actor_roles", "action",
+               "target_type", "target_id", "request_id", "client_ip", "user_agent", "result",
+               "provider", "model", "prompt_tokens", "completion_tokens", "cost_usd",
+               "pii_counts", "details", "prev_hash", "hash")
+_APPEND_AND_MOVE_HEAD = (AuditEvent.__table__.insert()
+                         .values({k: bindparam(f"e_{k}") for k in _EVENT_KEYS})
+                         .add_cte(_MOVE_HEAD.cte("moved_head")))
 
 
 def _lock_head(session: Session, tenant_id: str) -> tuple[int, str]:

@@ -19,6 +19,7 @@ from backend.governance.pii import PiiBlocked, Redactor
 from backend.knowledge import hybrid, index
 from backend.knowledge.query import search_terms
 from backend.providers.embeddings import Embedder, build_embedder
+from backend.services import knowledge_presence
 from backend.services.runtime import Runtime
 from backend.storage.models.knowledge import UserGroup
 
@@ -51,9 +52,9 @@ def reader_for(session: Session, principal: Principal) -> index.Reader:
 def search(rt: Runtime, principal: Principal, query: str, limit: int = 4) -> list[index.Hit]:
     """The best passages for `query` among the documents `principal` may read."""
     terms = search_terms(query)
-    if not terms:
+    if not terms or not knowledge_presence.has_documents(rt, principal.tenant_id):
         return []
-    with rt.db.session(principal.tenant_id) as session:
+    with rt.db.session(principal.tenant_id, read_only=True) as session:
         reader = reader_for(session, principal)
         if not index.can_read_any(session, reader):
             return []

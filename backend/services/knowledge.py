@@ -20,7 +20,7 @@ from backend.errors import InvalidField, NotFound
 from backend.governance import rbac
 from backend.governance.identity import Principal
 from backend.knowledge import index, ingest
-from backend.services import accounts, audit
+from backend.services import accounts, audit, knowledge_presence
 from backend.services.runtime import Runtime
 from backend.storage.models import utcnow
 from backend.storage.models.knowledge import KbAccess, KbDocument, UserGroup
@@ -240,6 +240,7 @@ def _write(rt: Runtime, actor: Principal, batch: list[ingest.FileResult],
         for result in batch:
             _apply(session, actor.tenant_id, result, known.get(result.source), acl,
                    actor.user_id, report)
+    knowledge_presence.changed(rt, actor.tenant_id)
 
 
 def _size(path: Path) -> int:
@@ -268,6 +269,7 @@ def ingest_upload(rt: Runtime, actor: Principal, name: str, data: bytes, *, grou
         audit.record(rt, session, actor, "kb.upload", target=("kb_document", str(document_id)),
                      details={"status": result.status, "reason": result.reason,
                               "pages": result.pages, "chunks": len(result.chunks)})
+    knowledge_presence.changed(rt, actor.tenant_id)
     status = ("added" if report.added else "replaced" if report.replaced else
               "unchanged" if report.unchanged else "skipped")
     return {"status": status, "document_id": None if document_id is None else str(document_id),

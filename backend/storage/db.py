@@ -6,6 +6,7 @@ import fcntl
 import os
 import threading
 from contextlib import contextmanager, nullcontext
+from contextvars import ContextVar
 from pathlib import Path
 
 from sqlalchemy import create_engine, event, text
@@ -27,8 +28,16 @@ def make_engine(url: str, *, echo: bool = False, pool_size: int = 10) -> Engine:
         return engine
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
+    # No pool_pre_ping: it costs a round trip on every checkout, on every draft. A connection
+    # the server dropped fails its statement instead; SQLAlchemy then sees the disconnect and
+    # invalidates the whole pool, so only requests already in flight see the error (503), and
+    # pool_recycle retires connections before server or proxy idle timeouts close them.
     return create_engine(url, echo=echo, pool_size=pool_size, max_overflow=pool_size * 2,
-                         pool_pre_ping=True)
+                         pool_recycle=1800)
+
+
+# Set while a read-only session begins, so the SQLite begin hook takes no write lock.
+_READ_ONLY: ContextVar[bool] = ContextVar("replywise_read_only", default=False)
 
 
 def _configure_sqlite(engine: Engine) -> None:
@@ -47,7 +56,9 @@ def _configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn):
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # A reader needs no write lock: in WAL mode it sees one consistent snapshot and runs
+        # beside the writer.
+        conn.exec_driver_sql("BEGIN" if _READ_ONLY.get() else "BEGIN IMMEDIATE")
 
 
 class _SqliteWriterQueue:
@@ -93,12 +104,25 @@ class Database:
         return self.engine.dialect.name
 
     @contextmanager
-    def session(self, tenant_id: str | None = None, *, all_tenants: bool = False
-                ) -> Iterator[Session]:
-        """One transaction: commit on success, roll back on any error, so nothing half-written."""
+    def session(self, tenant_id: str | None = None, *, all_tenants: bool = False,
+                read_only: bool = False) -> Iterator[Session]:
+        """One transaction: commit on success, roll back on any error, so nothing half-written.
+
+        `read_only` is for sessions that only read: on SQLite they skip the writer queue and
+        the write lock, so reads on the draft path never wait behind writers.
+        """
         session = self._sessions()
         scoping.bind(session, tenant_id, all_tenants=all_tenants)
         try:
+            if read_only:
+                with session.begin():
+                    token = _READ_ONLY.set(True)
+                    try:
+                        session.connection()  # begin now, while the begin hook sees the flag
+                    finally:
+                        _READ_ONLY.reset(token)
+                    yield session
+                return
             with self._writers.turn() if self._writers else nullcontext():
                 with session.begin():
                     yield session
@@ -112,3 +136,4 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+

@@ -1,0 +1,85 @@
+"""Database sessions: SQLite readers never queue behind writers; a lost PostgreSQL connection
+costs one 503, not a traceback, and the next request gets a fresh connection."""
+from __future__ import annotations
+
+import sqlite3
+import threading
+
+from sqlalchemy import create_engine, func, select, text
+
+from backend.app import create_app
+from backend.config import Settings
+from backend.storage.db import Database
+from backend.storage.models import Draft
+from tests.conftest import POSTGRES_ADMIN_URL, _psycopg_url
+from tests.web.drafting_support import draft_body
+
+
+def test_a_sqlite_read_only_session_runs_while_a_writer_holds_the_database(sqlite_url):
+    database = Database(sqlite_url)
+    writing, done = threading.Event(), threading.Event()
+
+    def writer():
+        with database.session("t1") as session:
+            session.execute(text("SELECT 1"))
+            writing.set()
+            done.wait(10)
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    try:
+        assert writing.wait(10)
+        # A writer session here would wait for the writer queue until `done`; a reader doesn't.
+        with database.session("t1", read_only=True) as session:
+            assert session.scalar(select(func.count()).select_from(Draft)) >= 0
+        assert thread.is_alive()
+    finally:
+        done.set()
+        thread.join()
+        database.dispose()
+
+
+def test_a_sqlite_read_only_session_does_not_take_the_write_lock(sqlite_url):
+    database = Database(sqlite_url)
+    try:
+        with database.session("t1", read_only=True) as reader:
+            reader.execute(text("SELECT 1"))
+            # While the reader's transaction is open, a writer still begins immediately.
+            other = sqlite3.connect(sqlite_url.split("///", 1)[1], timeout=0,
+                                    isolation_level=None)  # timeout 0: fail rather than wait
+            try:
+                other.execute("BEGIN IMMEDIATE")  # needs the write lock now
+                other.execute("ROLLBACK")
+            finally:
+                other.close()
+    finally:
+        database.dispose()
+
+
+def test_postgres_connections_dropped_by_the_server_cost_one_503_then_recover(postgres_url,
+                                                                              tmp_path):
+    # PostgreSQL only: connection loss is a client-server matter, SQLite has no server.
+    app = create_app(Settings(env="development", data_dir=tmp_path, database_url=postgres_url,
+                              pseudonym_key=b"test-pseudonym-key-0123456789",
+                              draft_cache_ttl_s=0))
+    client = app.test_client()
+    assert client.post("/api/v1/drafts", json=draft_body()).status_code == 200
+    name = postgres_url.rsplit("/", 1)[1]
+    admin = create_engine(_psycopg_url(POSTGRES_ADMIN_URL), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:  # what a server restart or failover does to the pool
+        killed = conn.execute(text("SELECT count(pg_terminate_backend(pid)) FROM "
+                                   "pg_stat_activity WHERE datname = :d AND pid <> "
+                                   "pg_backend_pid()"), {"d": name}).scalar()
+    admin.dispose()
+    assert killed >= 1
+    statuses = []
+    for _ in range(3):
+        response = client.post("/api/v1/drafts", json=draft_body())
+        statuses.append(response.status_code)
+        if response.status_code == 503:
+            error = response.get_json()["error"]
+            assert error["code"] == "database_unavailable"
+            assert response.headers["Retry-After"] == "1"
+    # The pooled connection was dead: its request gets the envelope, the pool is renewed.
+    assert statuses == [503, 200, 200], statuses
+    app.extensions["replywise"].close()
