@@ -301,3 +301,12 @@ def test_parse_retry_after_handles_each_header_form() -> None:
     assert parse_retry_after({"retry-after": "soon"}) is None
     assert parse_retry_after({"retry-after": "-4"}) is None
     assert parse_retry_after({}) is None
+
+
+def test_server_sent_events_are_read_per_the_format() -> None:
+    from backend.providers.llm.openai_provider import sse_data
+
+    lines = [": keep-alive", "", "event: message", "data: {\"a\":", "data:1}", "id: 7", "",
+             "data: [DONE]"]
+    assert list(sse_data(iter(lines))) == ['{"a":\n1}', "[DONE]"]
+    assert list(sse_data(iter(["", "", "retry: 10", ""]))) == []

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import email.utils
+import json
 import time
 from collections.abc import Iterator, Mapping
 from datetime import datetime, timezone
@@ -70,31 +71,43 @@ class OpenAIProvider:
         }
         if self._include_usage:
             kwargs["stream_options"] = {"include_usage": True}
+        # The raw streaming response: the SDK still builds, authenticates and sends the request
+        # and maps HTTP errors, but the chunks are read here with json.loads. Building one SDK
+        # object per chunk cost about five times as much CPU, and a draft streams dozens.
         try:
-            stream = self._client.chat.completions.create(**kwargs)
+            response = self._client.chat.completions.with_streaming_response.create(**kwargs)
+            opened = response.__enter__()
         except Exception as exc:  # every SDK failure becomes a ProviderError
             raise self._error(exc) from exc
 
         finish_reason: str | None = None
         model = self.model
         usage: Usage | None = None
-        with stream:  # closes the HTTP response even when our consumer abandons us mid-stream
-            chunks = iter(stream)
+        try:  # closes the HTTP response even when our consumer abandons us mid-stream
+            events = sse_data(opened.iter_lines())
             while True:
                 try:
-                    chunk = next(chunks, None)
-                    if chunk is None:
+                    data = next(events, None)
+                    if data is None or data == "[DONE]":
                         break
                     if finish_reason is None and time.monotonic() > deadline:
                         raise ProviderError(self.name, "timeout", retryable=True)
-                    model = chunk.model or model
-                    if chunk.usage is not None:
-                        usage = Usage(prompt_tokens=chunk.usage.prompt_tokens or 0,
-                                      completion_tokens=chunk.usage.completion_tokens or 0)
-                    choice = chunk.choices[0] if chunk.choices else None
-                    text = choice.delta.content if choice is not None and choice.delta else None
-                    if choice is not None and choice.finish_reason:
-                        finish_reason = choice.finish_reason
+                    chunk = json.loads(data)
+                    if chunk.get("error"):
+                        # OpenAI reports overload inside an already started stream this way.
+                        raise ProviderError(self.name, "upstream error in stream", retryable=True)
+                    model = chunk.get("model") or model
+                    if chunk.get("usage"):
+                        usage = Usage(prompt_tokens=chunk["usage"].get("prompt_tokens") or 0,
+                                      completion_tokens=chunk["usage"].get("completion_tokens")
+                                      or 0)
+                    choices = chunk.get("choices")
+                    choice = choices[0] if choices else None
+                    text = (choice.get("delta") or {}).get("content") if choice else None
+                    if choice and choice.get("finish_reason"):
+                        finish_reason = choice["finish_reason"]
+                    if text is not None and not isinstance(text, str):
+                        raise TypeError("delta content is not text")
                 except ProviderError:
                     raise
                 except Exception as exc:  # see _stream_error
@@ -105,6 +118,8 @@ class OpenAIProvider:
                     raise self._stream_error(exc) from exc
                 if text:
                     yield TextDelta(text)
+        finally:
+            response.__exit__(None, None, None)
 
         if finish_reason is None:
             raise ProviderError(self.name, "stream ended without finish reason", retryable=True)
@@ -143,13 +158,16 @@ class OpenAIProvider:
 
     def _stream_error(self, exc: Exception) -> ProviderError:
         """Map a failure while reading chunks: the stream is broken, so trying again may help."""
+        if isinstance(exc, httpx2.TimeoutException):
+            return ProviderError(self.name, "timeout", retryable=True)
+        if isinstance(exc, httpx2.TransportError):  # reset, closed mid-body, protocol error
+            return ProviderError(self.name, "connection error", retryable=True)
         if isinstance(exc, openai.OpenAIError):
             error = self._error(exc)
             return error if error.retryable else ProviderError(self.name, error.reason,
                                                                retryable=True)
-        # The SDK json.loads each SSE line without wrapping the failure, so a garbled chunk
-        # surfaces as JSONDecodeError (UnicodeDecodeError for bad bytes); a chunk of the wrong
-        # shape as AttributeError/TypeError/IndexError when we read it.
+        # A garbled chunk surfaces as JSONDecodeError (UnicodeDecodeError for bad bytes); a
+        # chunk of the wrong shape as AttributeError/TypeError/IndexError when we read it.
         return ProviderError(self.name, "invalid chunk", retryable=True)
 
     def _status_error(self, exc: openai.APIStatusError) -> ProviderError:
@@ -166,6 +184,22 @@ class OpenAIProvider:
         if code == "content_filter":  # Azure rejects a filtered prompt with a 400
             return ProviderError(self.name, "content filtered", retryable=False, status=status)
         return ProviderError(self.name, f"rejected {status}", retryable=False, status=status)
+
+
+def sse_data(lines: Iterator[str]) -> Iterator[str]:
+    """The data of each server-sent event (its `data:` lines joined), per the SSE format."""
+    data: list[str] = []
+    for line in lines:
+        if not line:  # a blank line ends the event
+            if data:
+                yield "\n".join(data)
+                data = []
+        elif line.startswith("data:"):
+            value = line[5:]
+            data.append(value[1:] if value.startswith(" ") else value)
+        # Other fields (event:, id:, retry:) and comments (": keep-alive") carry no chunk.
+    if data:
+        yield "\n".join(data)
 
 
 def parse_retry_after(headers: Mapping[str, str], *, now: datetime | None = None) -> float | None:
