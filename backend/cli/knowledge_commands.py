@@ -37,7 +37,9 @@ def kb() -> None:
 
 @kb.command("ingest")
 @click.argument("path", type=click.Path(exists=True))
-@click.option("--groups", multiple=True, help="Groups that may read (comma list; 'everyone').")
+@click.option("--groups", multiple=True,
+              help="Groups that may read: Entra group object ids or database group names "
+                   "(comma list; 'everyone').")
 @click.option("--users", multiple=True, help="User ids or subjects that may read (comma list).")
 @click.option("--tenant", default=LOCAL_TENANT)
 @click.option("--sync", is_flag=True, help="Also remove documents whose files are gone.")

@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import jwt
 
+from backend.governance.entra_groups import GroupsClaim, read_groups_claim
+
 if TYPE_CHECKING:  # pragma: no cover
     from backend.config import Settings
 
@@ -68,6 +70,7 @@ class EntraIdentity:
     username: str | None
     name: str | None
     expires_at: int
+    groups: GroupsClaim = GroupsClaim()
 
 
 def validate(token: str, keys: KeyResolver, settings: "Settings") -> EntraIdentity:
@@ -118,7 +121,7 @@ def validate(token: str, keys: KeyResolver, settings: "Settings") -> EntraIdenti
     return EntraIdentity(
         tenant_id=tenant, object_id=oid.lower(), roles=frozenset(roles),
         username=_short(claims.get("preferred_username")), name=_short(claims.get("name")),
-        expires_at=int(claims["exp"]))
+        expires_at=int(claims["exp"]), groups=read_groups_claim(claims))
 
 
 def _verified_claims(token: str, key: Any, *, audience: list[str], issuer: str,

@@ -1,8 +1,10 @@
-"""Microsoft Graph over HTTP, with a delegated (on-behalf-of) token: the user's own mailbox only."""
+"""Microsoft Graph over HTTP, with a delegated (on-behalf-of) token: the user's own mailbox and
+group memberships only."""
 from __future__ import annotations
 
 import logging
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 
@@ -52,13 +54,35 @@ class GraphClient:
         messages.reverse()
         return messages
 
+    def member_group_ids(self, access_token: str) -> list[str]:
+        """Object ids of the security groups the signed-in user belongs to, nested ones included.
+
+        `getMemberGroups` answers in one response (no paging) with up to 11,000 ids; a user in
+        more gets 400 Directory_ResultSizeLimitExceeded, which surfaces as a GraphError. Security
+        groups only (`securityEnabledOnly`), the same kind of ids the token's `groups` claim
+        holds with groupMembershipClaims "SecurityGroup", so a user whose token overflowed reads
+        what they would have read had it not.
+        """
+        body = self._send("POST", "/me/getMemberGroups", access_token,
+                          json={"securityEnabledOnly": True})
+        ids = body.get("value")
+        if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
+            raise GraphError(200, "unexpected_shape")
+        return ids
+
     def _get(self, path: str, access_token: str, params: dict[str, str]) -> dict[str, Any]:
+        # Plain-text bodies from the server: cheaper than converting HTML here.
+        return self._send("GET", path, access_token, params=params,
+                          headers={"Prefer": 'outlook.body-content-type="text"'})
+
+    def _send(self, method: str, path: str, access_token: str, *,
+              params: dict[str, str] | None = None, json: dict[str, Any] | None = None,
+              headers: dict[str, str] | None = None) -> dict[str, Any]:
         headers = {"Authorization": f"Bearer {access_token}", "Accept": "application/json",
-                   # Plain-text bodies from the server: cheaper than converting HTML here.
-                   "Prefer": 'outlook.body-content-type="text"'}
+                   **(headers or {})}
         try:
-            response = self._session.get(self._base + path, params=params, headers=headers,
-                                         timeout=TIMEOUT_S)
+            response = self._session.request(method, self._base + path, params=params,
+                                             json=json, headers=headers, timeout=TIMEOUT_S)
         except requests.RequestException as exc:
             raise GraphError(0, type(exc).__name__) from None
         if response.status_code != 200:
@@ -70,6 +94,13 @@ class GraphClient:
         if not isinstance(body, dict):
             raise GraphError(200, "unexpected_shape")
         return body
+
+
+def delegated_scope(graph_base_url: str, permission: str) -> str:
+    """A delegated permission on the Graph this deployment talks to (sovereign clouds have
+    their own host): ("https://graph.microsoft.us/v1.0", "Mail.Read") -> ".../Mail.Read"."""
+    parts = urlsplit(graph_base_url)
+    return f"{parts.scheme}://{parts.netloc}/{permission}"
 
 
 def odata_quote(value: str) -> str:

@@ -151,7 +151,8 @@ def prepare(rt: Runtime, principal: Principal, req: DraftRequest) -> tuple[Draft
             types=list(exc.types)) from None
     # Passages of documents the user may read, redacted in the same session (issue 8).
     safe_sources, sources, shown = grounding.sources_for(
-        rt, principal, safe_context.subject, safe_context.latest, options, redactor)
+        rt, principal, safe_context.subject, safe_context.latest, options, redactor,
+        user_assertion=req.user_assertion)
     safe_context = replace(safe_context, sources=safe_sources)
     context = replace(context, sources=sources)
     messages = build_messages(safe_context, safe_options,

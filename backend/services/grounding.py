@@ -14,12 +14,12 @@ from sqlalchemy.orm import Session
 
 from backend.drafting.model import DraftOptions, Source
 from backend.drafting.tokens import estimate_tokens
-from backend.governance.identity import Principal
+from backend.governance.identity import Principal, canonical_id
 from backend.governance.pii import PiiBlocked, Redactor
 from backend.knowledge import hybrid, index
 from backend.knowledge.query import search_terms
 from backend.providers.embeddings import Embedder, build_embedder
-from backend.services import knowledge_presence
+from backend.services import directory_groups, knowledge_presence
 from backend.services.runtime import Runtime
 from backend.storage.models.knowledge import UserGroup
 
@@ -43,17 +43,27 @@ def reader_for(session: Session, principal: Principal) -> index.Reader:
     """The principal as a reader: token groups plus database groups; user id and subject."""
     groups = set(principal.groups)
     if principal.user_id:
-        groups.update(session.scalars(select(UserGroup.group_name)
-                                      .where(UserGroup.user_id == principal.user_id)))
+        stored = session.scalars(select(UserGroup.group_name)
+                                 .where(UserGroup.user_id == principal.user_id)).all()
+        # As stored and in canonical form: memberships written before object ids were stored
+        # in lower case must keep matching the grants written since (services/knowledge.py).
+        groups.update(stored)
+        groups.update(canonical_id(g) for g in stored)
     keys = frozenset(k for k in (principal.user_id, principal.subject) if k)
     return index.Reader(principal.tenant_id, frozenset(groups), keys)
 
 
-def search(rt: Runtime, principal: Principal, query: str, limit: int = 4) -> list[index.Hit]:
-    """The best passages for `query` among the documents `principal` may read."""
+def search(rt: Runtime, principal: Principal, query: str, limit: int = 4, *,
+           user_assertion: str | None = None) -> list[index.Hit]:
+    """The best passages for `query` among the documents `principal` may read.
+
+    `user_assertion` (the caller's Entra token) lets the groups of a user whose token
+    overflowed be read from the directory; without it they read with database groups only.
+    """
     terms = search_terms(query)
     if not terms or not knowledge_presence.has_documents(rt, principal.tenant_id):
         return []
+    principal = directory_groups.with_directory_groups(rt, principal, user_assertion)
     with rt.db.session(principal.tenant_id, read_only=True) as session:
         reader = reader_for(session, principal)
         if not index.can_read_any(session, reader):
@@ -62,7 +72,7 @@ def search(rt: Runtime, principal: Principal, query: str, limit: int = 4) -> lis
 
 
 def sources_for(rt: Runtime, principal: Principal, subject: str, latest: str,
-                options: DraftOptions, redactor: Redactor
+                options: DraftOptions, redactor: Redactor, *, user_assertion: str | None = None
                 ) -> tuple[tuple[Source, ...], tuple[Source, ...], tuple[SourceRef, ...]]:
     """Passages for a draft: redacted for the prompt, as written (for the offline drafter,
     which sends nothing anywhere), and what to show the user.
@@ -76,7 +86,8 @@ def sources_for(rt: Runtime, principal: Principal, subject: str, latest: str,
         return (), (), ()
     query = f"{subject}\n{latest}"
     embedder = _embedder(rt)
-    hits = search(rt, principal, query, limit=limit * HYBRID_POOL if embedder else limit)
+    hits = search(rt, principal, query, limit=limit * HYBRID_POOL if embedder else limit,
+                  user_assertion=user_assertion)
     if embedder is not None and len(hits) > 1:
         hits = _rerank(embedder, query, hits, redactor)[:limit]
     budget = rt.settings.kb_passage_tokens

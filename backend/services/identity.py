@@ -13,6 +13,7 @@ import time
 from backend.errors import ServiceUnavailable, Unauthorized
 from backend.governance import entra_tokens, rbac
 from backend.governance.identity import Principal
+from backend.providers.graph import GraphClient
 from backend.providers.microsoft_identity import EntraKeyStore, KeysUnavailable, OnBehalfOf
 from backend.services import accounts, audit
 from backend.services.runtime import Runtime
@@ -63,10 +64,14 @@ def authenticate_entra(rt: Runtime, token: str, *, client_ip: str | None = None,
         raise ServiceUnavailable("Sign-in cannot be checked right now because Microsoft's "
                                  "sign-in service did not answer. Try again in a minute.",
                                  code="identity_unavailable") from None
+    if verified.groups.problem:
+        # The claim is ignored (see governance/entra_groups.py); the log says why, never what.
+        log.warning("entra groups claim ignored", extra={"check": verified.groups.problem})
     principal = Principal(idp=ENTRA_IDP, tenant_id=verified.tenant_id,
                           subject=verified.object_id, email=verified.username,
                           display_name=verified.name, client_ip=client_ip,
-                          user_agent=user_agent)
+                          user_agent=user_agent, groups=verified.groups.ids,
+                          groups_overage=verified.groups.overage)
     resolved = accounts.resolve(rt, principal, verified.roles)
     _audit_login(rt, resolved, verified.roles)
     return resolved
@@ -97,6 +102,14 @@ def on_behalf_of(rt: Runtime) -> OnBehalfOf:
                                        s.entra_authority_host)
                 rt.caches["entra_obo"] = exchanger
     return exchanger  # type: ignore[return-value]
+
+
+def graph_client(rt: Runtime) -> GraphClient:
+    """The runtime's Microsoft Graph client (one HTTP connection pool per process)."""
+    client = rt.caches.get("graph_client")
+    if client is None:
+        client = rt.caches.setdefault("graph_client", GraphClient(rt.settings.graph_base_url))
+    return client  # type: ignore[return-value]
 
 
 _build_lock = threading.Lock()

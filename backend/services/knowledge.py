@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from backend.errors import InvalidField, NotFound
 from backend.governance import rbac
-from backend.governance.identity import Principal
+from backend.governance.identity import Principal, canonical_id
 from backend.knowledge import index, ingest
 from backend.services import accounts, audit, knowledge_presence
 from backend.services.runtime import Runtime
@@ -85,10 +85,14 @@ class Progress:
 
 
 def access(groups: list[str] | tuple[str, ...], users: list[str] | tuple[str, ...]) -> Access:
-    """Validated access lists; at least one group or user (`everyone`: the whole tenant)."""
+    """Validated access lists; at least one group or user (`everyone`: the whole tenant).
+
+    Entra object ids (group ids from the token's `groups` claim, user object ids) are stored
+    in lower case, the way Entra sends them, however they were typed.
+    """
     clean = {}
     for label, items in (("groups", groups), ("users", users)):
-        values = {i.strip() for i in items if i and i.strip()}
+        values = {canonical_id(i) for i in items if i and i.strip()}
         bad = [v for v in values if not _NAME.fullmatch(v)]
         if bad:
             raise InvalidField(label, f"'{label}' entries must be 1-200 characters without "
@@ -342,8 +346,9 @@ def set_group(rt: Runtime, actor: Principal, user_id: str, group: str, member: b
     name = access([group], []).groups
     with rt.db.session(actor.tenant_id) as session:
         accounts.find_user(session, user_id)
+        # Also the name as typed: a membership stored before ids were made lower case.
         session.execute(delete(UserGroup).where(UserGroup.user_id == user_id,
-                                                UserGroup.group_name.in_(name)))
+                                                UserGroup.group_name.in_(name | {group.strip()})))
         if member:
             session.add(UserGroup(tenant_id=actor.tenant_id, user_id=user_id,
                                   group_name=next(iter(name))))

@@ -13,14 +13,13 @@ import logging
 from dataclasses import replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
 from backend.drafting.html_text import html_to_text
 from backend.drafting.mail import MailParseError, message_from_fields
 from backend.drafting.model import EmailMessage
 from backend.governance.identity import Principal
 from backend.governance.policy import TenantPolicy
-from backend.providers.graph import GraphClient, GraphError
+from backend.providers.graph import GraphError, delegated_scope
 from backend.providers.microsoft_identity import ClaimsChallenge, ConsentRequired, DelegationFailed
 from backend.services import identity
 from backend.services.runtime import Runtime
@@ -63,7 +62,8 @@ def with_graph_context(rt: Runtime, principal: Principal, req: "DraftRequest",
                     extra={"error_type": type(exc).__name__, "error": exc.error})
         return req
     try:
-        items = _graph(rt).conversation_messages(token, req.conversation_id, top=MAX_MESSAGES)
+        items = identity.graph_client(rt).conversation_messages(token, req.conversation_id,
+                                                                top=MAX_MESSAGES)
     except GraphError as exc:
         log.warning("graph context skipped: graph call failed",
                     extra={"error_type": type(exc).__name__, "status": exc.status,
@@ -126,12 +126,4 @@ def _later(date: datetime | None, than: datetime | None) -> bool:
 
 def graph_scope(graph_base_url: str) -> str:
     """Mail.Read on the Graph this deployment talks to (sovereign clouds have their own host)."""
-    parts = urlsplit(graph_base_url)
-    return f"{parts.scheme}://{parts.netloc}/Mail.Read"
-
-
-def _graph(rt: Runtime) -> GraphClient:
-    client = rt.caches.get("graph_client")
-    if client is None:
-        client = rt.caches.setdefault("graph_client", GraphClient(rt.settings.graph_base_url))
-    return client  # type: ignore[return-value]
+    return delegated_scope(graph_base_url, "Mail.Read")

@@ -37,8 +37,9 @@ _UPLOAD_FORM = {
     "properties": {
         "file": {"type": "string", "format": "binary",
                  "description": "PDF, DOCX, HTML, Markdown or plain text"},
-        "groups": {"type": "string", "description": "Comma-separated groups that may read it "
-                                                    "('everyone': the whole tenant)"},
+        "groups": {"type": "string", "description": "Comma-separated groups that may read it: "
+                                                    "Entra group object ids or database group "
+                                                    "names ('everyone': the whole tenant)"},
         "users": {"type": "string", "description": "Comma-separated user ids or subjects"},
     },
 }

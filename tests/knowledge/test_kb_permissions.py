@@ -104,3 +104,22 @@ def test_chunk_ids_carry_their_document(rt, operator, tmp_path):
     first, last = index.chunk_range(document_id)
     hits = grounding.search(rt, _reader(groups=["staff"]), "gamma delta")
     assert len(hits) == 2 and all(first <= h.chunk_id <= last for h in hits)
+
+
+def test_object_ids_are_stored_in_lower_case_and_old_upper_case_memberships_still_count(
+        rt, operator, tmp_path):
+    from backend.services import accounts
+    from backend.storage.models.knowledge import UserGroup
+    group = "5B0E6A1C-2D3F-4A5B-8C6D-7E8F9A0B1C2D"
+    knowledge.ingest_path(rt, operator, _folder(tmp_path, "prices", [PRICE_FACT]), groups=[group])
+    assert knowledge.list_documents(rt, operator)[0]["groups"] == [group.lower()]
+    person = accounts.resolve(rt, Principal(idp="local", tenant_id="acme", subject="dana"))
+    # A membership written before ids were made lower case, as it was typed.
+    with rt.db.session("acme") as session:
+        session.add(UserGroup(tenant_id="acme", user_id=person.user_id, group_name=group))
+    assert grounding.search(rt, person, "Zephyr X200 price")
+    # Taking the user out by the id as typed removes the old row too.
+    assert knowledge.set_group(rt, operator, person.user_id, group, False) == []
+    assert grounding.search(rt, person, "Zephyr X200 price") == []
+    assert knowledge.set_group(rt, operator, person.user_id, group, True) == [group.lower()]
+    assert grounding.search(rt, person, "Zephyr X200 price")
