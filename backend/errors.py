@@ -11,6 +11,7 @@ from typing import Any
 
 from flask import Flask, g, jsonify
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger(__name__)
@@ -140,6 +141,19 @@ def init_app(app: Flask) -> None:
                                     retry_after=1))
         response.status_code = 503
         response.headers["Retry-After"] = "1"
+        return response
+
+    @app.errorhandler(PoolTimeout)
+    def _database_busy(exc: PoolTimeout):
+        # Every pooled connection stayed busy for the pool timeout: the worker is overloaded.
+        # Saying so with Retry-After lets clients and load balancers back off, where a 500
+        # would read as a bug.
+        log.warning("database pool exhausted")
+        response = jsonify(envelope("database_busy",
+                                    "The service is busy; retry in a few seconds.",
+                                    retry_after=2))
+        response.status_code = 503
+        response.headers["Retry-After"] = "2"
         return response
 
     @app.errorhandler(Exception)

@@ -83,3 +83,23 @@ def test_postgres_connections_dropped_by_the_server_cost_one_503_then_recover(po
     # The pooled connection was dead: its request gets the envelope, the pool is renewed.
     assert statuses == [503, 200, 200], statuses
     app.extensions["replywise"].close()
+
+
+def test_an_exhausted_connection_pool_answers_503_database_busy(postgres_url, tmp_path):
+    app = create_app(Settings(env="development", data_dir=tmp_path, database_url=postgres_url,
+                              pseudonym_key=b"test-pseudonym-key-0123456789",
+                              draft_cache_ttl_s=0, db_pool_size=1, db_pool_timeout_s=0.2))
+    client = app.test_client()
+    rt = app.extensions["replywise"]
+    assert client.post("/api/v1/drafts", json=draft_body()).status_code == 200
+    held = [rt.db.engine.connect() for _ in range(3)]  # pool 1 + overflow 2: all taken
+    try:
+        response = client.post("/api/v1/drafts", json=draft_body(tone="formal"))
+        assert response.status_code == 503
+        assert response.get_json()["error"]["code"] == "database_busy"
+        assert response.headers["Retry-After"] == "2"
+    finally:
+        for connection in held:
+            connection.close()
+    assert client.post("/api/v1/drafts", json=draft_body(tone="direct")).status_code == 200
+    rt.close()

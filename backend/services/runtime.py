@@ -55,7 +55,8 @@ def build_runtime(settings: Settings) -> Runtime:
     redis = connect(settings.redis_url) if settings.redis_url else None
     rt = Runtime(
         settings=settings,
-        db=Database(settings.resolved_database_url),
+        db=Database(settings.resolved_database_url, pool_size=settings.db_pool_size,
+                    pool_timeout_s=settings.db_pool_timeout_s),
         providers=shape([build_provider(config) for config in settings.providers],
                         settings.providers, redis, settings.redis_prefix),
         breakers=BreakerRegistry(failure_threshold=settings.breaker_failures,

@@ -16,7 +16,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from backend.storage import scoping
 
 
-def make_engine(url: str, *, echo: bool = False, pool_size: int = 10) -> Engine:
+def make_engine(url: str, *, echo: bool = False, pool_size: int = 10,
+                pool_timeout_s: float = 10.0) -> Engine:
     """Create the engine with per-dialect settings that matter for concurrent writers."""
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
@@ -32,8 +33,10 @@ def make_engine(url: str, *, echo: bool = False, pool_size: int = 10) -> Engine:
     # the server dropped fails its statement instead; SQLAlchemy then sees the disconnect and
     # invalidates the whole pool, so only requests already in flight see the error (503), and
     # pool_recycle retires connections before server or proxy idle timeouts close them.
+    # A request that waits pool_timeout_s for a connection gets 503 database_busy: past that,
+    # waiting longer only makes every queued request slower (docs/deploy.md sizes the pool).
     return create_engine(url, echo=echo, pool_size=pool_size, max_overflow=pool_size * 2,
-                         pool_recycle=1800)
+                         pool_recycle=1800, pool_timeout=pool_timeout_s)
 
 
 # Set while a read-only session begins, so the SQLite begin hook takes no write lock.
@@ -92,9 +95,11 @@ class _SqliteWriterQueue:
 class Database:
     """Owns the engine and hands out tenant-scoped sessions."""
 
-    def __init__(self, url: str, *, echo: bool = False):
+    def __init__(self, url: str, *, echo: bool = False, pool_size: int = 10,
+                 pool_timeout_s: float = 10.0):
         self.url = url
-        self.engine = make_engine(url, echo=echo)
+        self.engine = make_engine(url, echo=echo, pool_size=pool_size,
+                                  pool_timeout_s=pool_timeout_s)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         path = url.split("///", 1)[-1] if url.startswith("sqlite") else ""
         self._writers = _SqliteWriterQueue(path) if path and path != ":memory:" else None
