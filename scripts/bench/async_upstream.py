@@ -1,0 +1,100 @@
+"""An OpenAI-compatible streaming upstream on asyncio, for load tests only.
+
+tests/fakes/openai_server.py is the test double (every fault, a thread per connection). Holding
+a thousand slow streams, a thread per connection measures the fake: its threads fight over one
+interpreter and it adds seconds of its own at p99 on two cores. This one serves only what a
+load test needs -- a streamed chat completion after a fixed latency, one chunk per word at a
+fixed pace, then the finish chunk, the usage chunk and [DONE] -- from one event loop.
+
+    python scripts/bench/async_upstream.py --port 8099 --latency 2.0 --chunk-delay 0.01
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import signal
+import time
+
+
+def _chunk(model: str, created: int, delta: dict, finish: str | None = None, *,
+           usage: dict | None = None) -> bytes:
+    event = {"id": "chatcmpl-load", "object": "chat.completion.chunk", "created": created,
+             "model": model,
+             "choices": [] if usage else [{"index": 0, "delta": delta, "finish_reason": finish}]}
+    if usage:
+        event["usage"] = usage
+    return _http_chunk(b"data: " + json.dumps(event).encode() + b"\n\n")
+
+
+def _http_chunk(data: bytes) -> bytes:
+    return f"{len(data):x}\r\n".encode() + data + b"\r\n"
+
+
+class Upstream:
+    def __init__(self, latency: float, chunk_delay: float, text: str) -> None:
+        self.latency, self.chunk_delay = latency, chunk_delay
+        self.words = text.split(" ")
+
+    async def serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                lines = head.decode("latin-1").split("\r\n")
+                headers = {k.strip().lower(): v.strip() for k, v in
+                           (line.split(":", 1) for line in lines[1:] if ":" in line)}
+                body = json.loads(await reader.readexactly(int(headers.get("content-length",
+                                                                           "0"))) or b"{}")
+                await self._answer(writer, body)
+        except (asyncio.IncompleteReadError, ConnectionError, asyncio.LimitOverrunError):
+            pass
+        finally:
+            writer.close()
+
+    async def _answer(self, writer: asyncio.StreamWriter, body: dict) -> None:
+        model = body.get("model") or "load-model"
+        if not body.get("stream"):
+            payload = b'{"error": {"message": "this load upstream only streams"}}'
+            writer.write(b"HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\n"
+                         + f"Content-Length: {len(payload)}\r\n\r\n".encode() + payload)
+            return
+        await asyncio.sleep(self.latency)
+        created = int(time.time())
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
+                     b"Transfer-Encoding: chunked\r\n\r\n")
+        writer.write(_chunk(model, created, {"role": "assistant", "content": ""}))
+        for index, word in enumerate(self.words):
+            await asyncio.sleep(self.chunk_delay)
+            last = index == len(self.words) - 1
+            writer.write(_chunk(model, created, {"content": word if last else word + " "}))
+        await asyncio.sleep(self.chunk_delay)
+        writer.write(_chunk(model, created, {}, "stop"))
+        prompt = sum(len(m.get("content", "")) for m in body.get("messages", [])) // 4
+        writer.write(_chunk(model, created, {}, usage={
+            "prompt_tokens": prompt, "completion_tokens": len(self.words),
+            "total_tokens": prompt + len(self.words)}))
+        writer.write(_http_chunk(b"data: [DONE]\n\n") + b"0\r\n\r\n")
+        await writer.drain()
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8099)
+    parser.add_argument("--latency", type=float, default=2.0, help="seconds before the first byte")
+    parser.add_argument("--chunk-delay", type=float, default=0.01, help="seconds between chunks")
+    parser.add_argument("--text", default="Hello,\n\nthank you for your message.")
+    args = parser.parse_args()
+    upstream = Upstream(args.latency, args.chunk_delay, args.text)
+    server = await asyncio.start_server(upstream.serve, args.host, args.port, backlog=4096)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    print(f"load upstream on http://{args.host}:{args.port}/v1", flush=True)
+    async with server:
+        await stop.wait()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
