@@ -7,6 +7,7 @@ not, these tests fail rather than skip, because CI must exercise both.
 from __future__ import annotations
 
 import os
+import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,6 +24,17 @@ from tests.fakes.openai_server import FakeOpenAIServer
 POSTGRES_ADMIN_URL = os.environ.get("REPLYWISE_TEST_POSTGRES_URL",
                                     "postgresql://postgres@127.0.0.1:5432/test")
 FIXTURES = Path(__file__).parent / "fixtures"
+CHECKOUT = Path(__file__).parent.parent
+
+
+def replywise_command(*args: str) -> list[str]:
+    """`replywise ARGS` running this checkout's code; start it with cwd=CHECKOUT.
+
+    Not the venv's `replywise` script: that imports the package the venv was installed from,
+    which need not be the checkout under test (worktrees share one venv), and a server whose
+    code expects another migration head never reports ready.
+    """
+    return [sys.executable, "-c", "from backend.cli import main; main()", *args]
 
 
 @pytest.fixture(scope="session")

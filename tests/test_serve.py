@@ -6,16 +6,13 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import time
-from pathlib import Path
 
 import pytest
 import requests
 
+from tests.conftest import CHECKOUT, replywise_command
 from tests.web.drafting_support import draft_body
-
-REPLYWISE = Path(sys.executable).parent / "replywise"
 
 
 def _free_port() -> int:
@@ -30,8 +27,9 @@ def served(sqlite_url, tmp_path):
     env = {**os.environ, "REPLYWISE_DATABASE_URL": sqlite_url,
            "REPLYWISE_DATA_DIR": str(tmp_path), "REPLYWISE_LOG_JSON": "true"}
     log = open(tmp_path / "serve.log", "w+")
-    process = subprocess.Popen([str(REPLYWISE), "serve", "--port", str(port), "--workers", "2",
-                                "--threads", "4"], env=env, stdout=log, stderr=log)
+    process = subprocess.Popen(replywise_command("serve", "--port", str(port), "--workers", "2",
+                                                 "--threads", "4"),
+                               cwd=CHECKOUT, env=env, stdout=log, stderr=log)
     base = f"http://127.0.0.1:{port}"
     try:
         for _ in range(100):

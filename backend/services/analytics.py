@@ -24,8 +24,8 @@ from backend.governance.limits import LIMITS
 from backend.governance.identity import Principal
 from backend.services import analytics_rollup as rollup
 from backend.services.runtime import Runtime
-from backend.storage.models import (DailyUsage, LatencyBucket, LimitRefusal, PiiDaily, User,
-                                    UserMonth)
+from backend.storage.models import (DailyUsage, LatencyBucket, LimitRefusal, PiiDaily,
+                                    TeamLatencyBucket, User, UserMonth)
 
 # Filter value -> surfaces stored on drafts. The API and the CLI are one "surface" on the page.
 SURFACES: dict[str, tuple[str, ...]] = {"outlook": ("outlook",), "gmail": ("gmail",),
@@ -71,6 +71,10 @@ class Filters:
                 params[name] = value
         return params
 
+    def latency_model(self) -> type[LatencyBucket] | type[TeamLatencyBucket]:
+        """The latency histogram table that answers these filters with the fewest rows."""
+        return LatencyBucket if self.team is None else TeamLatencyBucket
+
     def days(self) -> list[date]:
         return [self.start + timedelta(days=i) for i in range((self.end - self.start).days + 1)]
 
@@ -79,7 +83,10 @@ class Filters:
         conditions = [model.day >= (start or self.start), model.day <= (end or self.end)]
         if self.surface:
             conditions.append(model.surface.in_(SURFACES[self.surface]))
-        if self.team is not None and hasattr(model, "team"):  # latency has no team
+        if self.team is not None:
+            # Refuse rather than skip: a panel that quietly ignored the team filter was issue 6.
+            if not hasattr(model, "team"):
+                raise ValueError(f"{model.__name__} has no team; it cannot honour a team filter")
             conditions.append(model.team == ("" if self.team == "(none)" else self.team))
         if self.provider:
             conditions.append(model.provider == self.provider)
@@ -115,11 +122,11 @@ def overview(rt: Runtime, principal: Principal, filters: Filters) -> Overview:
     rollup.refresh(rt, tenant)
     with rt.db.session(tenant) as session:
         groups = _grouped(session, filters)
+        latency = filters.latency_model()
         hist = session.execute(
-            select(LatencyBucket.kind, LatencyBucket.day, LatencyBucket.bucket,
-                   func.sum(LatencyBucket.count))
-            .where(*filters.where(LatencyBucket))
-            .group_by(LatencyBucket.kind, LatencyBucket.day, LatencyBucket.bucket)).all()
+            select(latency.kind, latency.day, latency.bucket, func.sum(latency.count))
+            .where(*filters.where(latency))
+            .group_by(latency.kind, latency.day, latency.bucket)).all()
         pii = session.execute(
             select(PiiDaily.pii_type, func.sum(PiiDaily.count)).where(*filters.where(PiiDaily))
             .group_by(PiiDaily.pii_type)).all()
@@ -277,11 +284,11 @@ def window_stats(session, tenant: str, filters: Filters, start: date,
     mix = {f"{p}/{m}": int(n) for p, m, n in session.execute(
         select(d.provider, d.model, func.sum(d.drafts))
         .where(*filters.where(d, start=start, end=end)).group_by(d.provider, d.model))}
+    latency = filters.latency_model()
     hist = {int(b): int(n) for b, n in session.execute(
-        select(LatencyBucket.bucket, func.sum(LatencyBucket.count))
-        .where(LatencyBucket.kind == "latency",
-               *filters.where(LatencyBucket, start=start, end=end))
-        .group_by(LatencyBucket.bucket))}
+        select(latency.bucket, func.sum(latency.count))
+        .where(latency.kind == "latency", *filters.where(latency, start=start, end=end))
+        .group_by(latency.bucket))}
     refusals = sum(r["count"] for r in _refusals(session, tenant, filters, start, end))
     drafts, inserted, empty, failed, length, edits, edit_sum = totals
     return drift_rules.WindowStats(

@@ -30,7 +30,8 @@ from sqlalchemy.orm import Session
 from backend.analytics.histogram import BANDS, OVERFLOW_BUCKET
 from backend.services.runtime import Runtime
 from backend.storage.models import (DailyUsage, Draft, Feedback, LatencyBucket, PiiDaily,
-                                    RollupState, Tenant, User, UserMonth, utcnow)
+                                    RollupState, TeamLatencyBucket, Tenant, User, UserMonth,
+                                    utcnow)
 
 # A draft's created_at is stamped before its transaction commits, so a refresh can miss a row
 # that commits a moment later with an earlier timestamp. Rescanning this far back closes that.
@@ -174,7 +175,7 @@ def recompute(session: Session, tenant_id: str, days: list[date]) -> None:
 def _recompute_range(session: Session, tenant_id: str, first: date, last: date) -> None:
     dialect = session.get_bind().dialect.name
     lo, hi = day_start(first), day_start(last + timedelta(days=1))
-    for model in (DailyUsage, LatencyBucket, PiiDaily):
+    for model in (DailyUsage, TeamLatencyBucket, LatencyBucket, PiiDaily):
         table = model.__table__
         session.connection().execute(delete(table).where(
             table.c.tenant_id == tenant_id, table.c.day >= first, table.c.day <= last))
@@ -191,18 +192,34 @@ def _recompute_range(session: Session, tenant_id: str, first: date, last: date) 
     write = session.connection()  # Core DML: explicit tenant ids, no ORM unit of work
     if rows:
         write.execute(insert(DailyUsage.__table__), rows)
+    _insert_latency(write, tenant_id, joined, dims, first, last)
+    _upsert_user_months(write, dialect, tenant_id, in_range, team)
+    _insert_pii(session, tenant_id, joined, dims)
+
+
+def _insert_latency(write, tenant_id: str, joined, dims, first: date, last: date) -> None:
+    """Histograms per (day, surface, team, provider) from the drafts, then their sum over teams.
+
+    The sum is taken from the team rows just written, not from the drafts again: half the work,
+    and the two tables cannot disagree about a day.
+    """
     answered = Draft.status.notin_(("cancelled", "failed"))
     for kind, column, extra in (("latency", Draft.latency_ms, answered),
                                 ("ttft", Draft.ttft_ms, and_(answered,
                                                              Draft.ttft_ms.is_not(None)))):
         bucket = sql_bucket(column)
-        keys = (day, Draft.surface, Draft.provider)
-        source = select(literal(tenant_id), *keys, literal(kind), bucket, func.count()) \
-            .where(in_range, extra).group_by(*keys, bucket)
-        write.execute(insert(LatencyBucket.__table__).from_select(
-            ["tenant_id", "day", "surface", "provider", "kind", "bucket", "count"], source))
-    _upsert_user_months(write, dialect, tenant_id, in_range, team)
-    _insert_pii(session, tenant_id, joined, dims)
+        source = joined(literal(tenant_id), *dims, literal(kind), bucket, func.count()) \
+            .where(extra).group_by(*dims, bucket)
+        write.execute(insert(TeamLatencyBucket.__table__).from_select(
+            ["tenant_id", "day", "surface", "team", "provider", "kind", "bucket", "count"],
+            source))
+    teams = TeamLatencyBucket.__table__
+    keys = (teams.c.day, teams.c.surface, teams.c.provider, teams.c.kind, teams.c.bucket)
+    summed = select(literal(tenant_id), *keys, func.sum(teams.c.count)) \
+        .where(teams.c.tenant_id == tenant_id, teams.c.day >= first, teams.c.day <= last) \
+        .group_by(*keys)
+    write.execute(insert(LatencyBucket.__table__).from_select(
+        ["tenant_id", "day", "surface", "provider", "kind", "bucket", "count"], summed))
 
 
 def _upsert_user_months(write, dialect: str, tenant_id: str, in_range, team) -> None:

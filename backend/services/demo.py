@@ -26,8 +26,11 @@ from backend.services.runtime import Runtime
 from backend.storage.models import Draft, Feedback, LimitRefusal, User, new_id, utcnow
 
 DEMO_PREFIX = "demo-"
-TEAMS = (("Support", 0.30, 0.68), ("Sales", 0.24, 0.62), ("Engineering", 0.14, 0.48),
-         ("Operations", 0.12, 0.58), ("Finance", 0.11, 0.55), ("Legal", 0.09, 0.41))
+# (team, share of users, insert rate, reply length). Longer replies take longer to generate,
+# so teams differ in latency as they do in real tenants, and the team filter shows it.
+TEAMS = (("Support", 0.30, 0.68, 1.0), ("Sales", 0.24, 0.62, 0.9),
+         ("Engineering", 0.14, 0.48, 1.15), ("Operations", 0.12, 0.58, 0.9),
+         ("Finance", 0.11, 0.55, 1.2), ("Legal", 0.09, 0.41, 1.6))
 SURFACE_MIX = (("outlook", 0.62), ("gmail", 0.30), ("api", 0.06), ("cli", 0.02))
 WEEKDAY = (1.08, 1.15, 1.12, 1.05, 0.86, 0.10, 0.06)
 PII_TYPES = (("EMAIL", 0.30), ("PERSON", 0.35), ("PHONE", 0.18), ("ADDRESS", 0.06),
@@ -88,9 +91,10 @@ def seed(rt: Runtime, *, tenant: str, days: int, users: int, seed_value: int = 7
 
 def _rebuild(rt: Runtime, tenant: str) -> None:
     from backend.storage.models import (DailyUsage, LatencyBucket, PiiDaily, RollupState,
-                                        UserMonth)
+                                        TeamLatencyBucket, UserMonth)
     with rt.db.session(tenant) as session:
-        for model in (DailyUsage, LatencyBucket, PiiDaily, UserMonth, RollupState):
+        for model in (DailyUsage, TeamLatencyBucket, LatencyBucket, PiiDaily, UserMonth,
+                      RollupState):
             table = model.__table__
             session.connection().execute(table.delete().where(table.c.tenant_id == tenant))
     analytics_rollup.refresh(rt, tenant, force=True)
@@ -100,7 +104,7 @@ def _users(rng: random.Random, tenant: str, count: int) -> list[dict]:
     people = []
     now = utcnow()
     for i in range(count):
-        team = _pick(rng, [(t, w) for t, w, _ in TEAMS])
+        team = _pick(rng, [(t, w) for t, w, _, _ in TEAMS])
         first, last = rng.choice(FIRST), rng.choice(LAST)
         people.append(dict(
             id=new_id(), tenant_id=tenant, idp="local", subject=f"{DEMO_PREFIX}{i + 1:05d}",
@@ -121,7 +125,8 @@ def _pick(rng: random.Random, weighted) -> str:
 
 def _rows(rng: random.Random, tenant: str, people: list[dict], start: date, end: date,
           prices, per_user_per_day: float) -> Iterator[tuple[str, list[dict]]]:
-    insert_rate = {t: r for t, _, r in TEAMS}
+    insert_rate = {t: r for t, _, r, _ in TEAMS}
+    reply_length = {t: length for t, _, _, length in TEAMS}
     profile = []
     total_days = (end - start).days + 1
     for person in people:
@@ -145,7 +150,7 @@ def _rows(rng: random.Random, tenant: str, people: list[dict], start: date, end:
                 at = base + timedelta(seconds=int(rng.triangular(6.5, 19, 10.5) * 3600))
                 draft, fb = _draft(rng, tenant, person, at, _pick(rng, surfaces), prices,
                                    insert_rate[person["team"]] - (0.12 if recent else 0.0),
-                                   recent)
+                                   recent, reply_length[person["team"]])
                 drafts.append(draft)
                 feedback.extend(fb)
             if expected > 0 and rng.random() < 0.004 * expected:
@@ -181,7 +186,7 @@ def _poisson(rng: random.Random, mean: float) -> int:
 
 
 def _draft(rng: random.Random, tenant: str, person: dict, at: datetime, surface: str, prices,
-           insert_p: float, recent: bool) -> tuple[dict, list[dict]]:
+           insert_p: float, recent: bool, reply_length: float) -> tuple[dict, list[dict]]:
     route = PRIMARY if rng.random() < 0.78 else (PREMIUM if rng.random() < 0.45 else SECONDARY)
     if recent and rng.random() < 0.35:
         route = PREMIUM  # the week's rollout: slower, pricier, and the drift panel notices
@@ -198,8 +203,8 @@ def _draft(rng: random.Random, tenant: str, person: dict, at: datetime, surface:
     elif roll < 0.09:
         attempts = 2
     prompt = int(rng.lognormvariate(7.0, 0.45))
-    completion = int(rng.lognormvariate(5.3, 0.4))
-    latency = int(rng.lognormvariate(math.log(route.latency_median_ms), 0.35))
+    completion = int(rng.lognormvariate(5.3, 0.4) * reply_length)
+    latency = int(rng.lognormvariate(math.log(route.latency_median_ms * reply_length), 0.35))
     if failovers:
         latency += int(rng.uniform(800, 4000))
     ttft = int(latency * rng.uniform(0.12, 0.3)) if status != "failed" else None

@@ -26,7 +26,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent.parent))
 
-from sqlalchemy import create_engine, text  # noqa: E402
+from sqlalchemy import Date, bindparam, create_engine, text  # noqa: E402
 
 from backend.config import Settings  # noqa: E402
 from backend.governance.identity import Principal  # noqa: E402
@@ -211,7 +211,8 @@ def bench(label: str, url: str, users: int, days: int, end: date) -> list[tuple[
         conn.execute(text("ANALYZE"))
         conn.commit()
         sizes = {t: conn.execute(text(f"SELECT count(*) FROM {t}")).scalar() for t in
-                 ("analytics_daily", "analytics_latency", "analytics_pii", "analytics_user_months")}
+                 ("analytics_daily", "analytics_latency", "analytics_latency_team",
+                  "analytics_pii", "analytics_user_months")}
     results.append(("rollup rows", ", ".join(f"{t.removeprefix('analytics_')} {n:,}"
                                              for t, n in sizes.items())))
     now = analytics_rollup.utcnow()
@@ -231,7 +232,8 @@ def bench(label: str, url: str, users: int, days: int, end: date) -> list[tuple[
     viewer = Principal(idp="local", tenant_id=TENANT, subject="bench",
                        roles=frozenset({"analyst"}))
     analytics_rollup.REFRESH_EVERY_S = 1e9  # measure the reads; refresh is timed above
-    for span, extra in ((30, {}), (90, {}), (365, {}), (365, {"team": "Sales"}),
+    for span, extra in ((30, {}), (30, {"team": "Sales"}), (90, {}), (365, {}),
+                        (365, {"team": "Sales"}),
                         (365, {"surface": "gmail", "provider": "openai"})):
         filters = analytics.Filters.parse({"from": (end - timedelta(days=span - 1)).isoformat(),
                                            "to": end.isoformat(), **extra}, end)
@@ -242,6 +244,16 @@ def bench(label: str, url: str, users: int, days: int, end: date) -> list[tuple[
     day_sql = ("(created_at AT TIME ZONE 'UTC')::date" if url.startswith("postgresql")
                else "substr(created_at, 1, 10)")
     with rt.db.engine.connect() as conn:
+        # What one latency table with a team column would cost the unfiltered page: the year's
+        # histogram summed over every team's rows, against the rows already summed over teams.
+        since = end - timedelta(days=364)
+        for table in ("analytics_latency", "analytics_latency_team"):
+            query = text(f"SELECT kind, day, bucket, sum(count) FROM {table} WHERE tenant_id = "
+                         f":t AND day >= :since GROUP BY kind, day, bucket").bindparams(
+                bindparam("since", type_=Date))
+            ms = timed(lambda: conn.execute(query, {"t": TENANT, "since": since}).all())
+            results.append((f"latency histogram, 365 days, no filter, read from {table}",
+                            f"{ms:.0f} ms"))
         raw = timed(lambda: conn.execute(text(
             f"SELECT {day_sql}, surface, count(*), sum(cost_usd) FROM drafts WHERE tenant_id = "
             f":t GROUP BY 1, 2"), {"t": TENANT}).all(), repeat=1)

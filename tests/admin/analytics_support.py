@@ -64,6 +64,20 @@ EXPECTED = {
 }
 
 
+# The latency panel per team filter (issue 6), worked out like EXPECTED.
+# Sales (u1, u2): latencies 1000, 2000, 3000, 5000: p50 rank 2 -> 2000 + 100 * 1, p95 rank 3.8
+# -> 5000 + 500 * 0.8; first tokens 200, 400, 600, 1000: 400 + 20 * 1 and 1000 + 100 * 0.8.
+# Support (u3): only the offline draft's 40 ms counts (d5 was cancelled): [40, 60) gives
+# 40 + 20 * 0.5 and 40 + 20 * 0.95 for both. (none) (u4): one failed draft, so no latency.
+# All teams: first tokens 40, 200, 400, 600, 1000: p95 rank 4.75 -> 1000 + 100 * 0.75.
+LATENCY_BY_TEAM = {
+    None: {"latency_p50": 2050, "latency_p95": 5375, "ttft_p50": 410, "ttft_p95": 1075},
+    "Sales": {"latency_p50": 2100, "latency_p95": 5400, "ttft_p50": 420, "ttft_p95": 1080},
+    "Support": {"latency_p50": 50, "latency_p95": 59, "ttft_p50": 50, "ttft_p95": 59},
+    "(none)": {"latency_p50": None, "latency_p95": None, "ttft_p50": None, "ttft_p95": None},
+}
+
+
 def seed(rt) -> None:
     """Write the history straight into the tables (as years of real use would have)."""
     ids = {}

@@ -93,6 +93,33 @@ def test_analytics_page_draws_charts_filters_and_downloads_csv(live_url, browser
         assert sum(int(r[4]) for r in rows[1:]) == shown_total
         assert all(r[1] == "0" and r[3] == "0" for r in rows[1:])
         page.screenshot(path=str(ARTIFACTS / "admin-analytics-gmail.png"))
+
+        # The latency panel follows the team filter like every other panel. The demo's Legal
+        # team asks for the longest replies, so its drafts are the slowest.
+        page.goto(f"{live_url}/admin")
+        everyone = _latency(page)
+        with page.expect_navigation():
+            page.select_option("#team", "Legal")
+        assert "team=Legal" in page.url
+        legal = _latency(page)
+        assert legal["kpi"] != everyone["kpi"] and legal["hint"] != everyone["hint"]
+        assert legal["p50"] != everyone["p50"]
+        assert _ms(legal["kpi"].split(" / ")[0]) > _ms(everyone["kpi"].split(" / ")[0])
+        page.locator("#latency").screenshot(path=str(ARTIFACTS / "admin-analytics-team.png"))
         assert problems == []
     finally:
         context.close()
+
+
+def _latency(page) -> dict:
+    """The latency KPI, its first-token hint and the per-day p50 column as shown."""
+    return {"kpi": _kpi(page, "Latency p50 / p95"),
+            "hint": page.locator('[data-kpi="Latency p50 / p95"] .kpi-hint').inner_text(),
+            "p50": [c.inner_text() for c in page.locator(
+                '[data-table="latency"] td[data-key="p50"]').all()]}
+
+
+def _ms(shown: str) -> float:
+    """'2.35 s' or '980 ms' as milliseconds."""
+    number, unit = shown.split()
+    return float(number) * (1000 if unit == "s" else 1)

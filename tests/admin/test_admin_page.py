@@ -86,6 +86,19 @@ def test_csv_export_uses_the_same_filters_as_the_page(client, rt):
         ["2025-03-04", "0", "1", "0", "1"], ["2025-03-03", "0", "1", "0", "1"]]
 
 
+def test_latency_kpi_and_export_follow_the_team_filter(client, rt):
+    data.seed(rt)
+    page = client.get("/admin", headers=HTML, query_string={**data.RANGE, "team": "Sales"})
+    text = page.get_data(as_text=True)
+    assert re.search(r'data-kpi="Latency p50 / p95">.*?<p class="kpi-value">2.10 s / 5.40 s</p>'
+                     r'\s*<p class="kpi-hint">first token p50 420 ms</p>', text, re.S)
+    assert "team filter does not apply" not in text
+    assert _csv(client, "latency", team="Sales")[1:] == [
+        ["2025-03-04", "5250", "5475", "1050", "1095"], ["2025-03-03", "2050", "3085", "410", "617"]]
+    assert _csv(client, "latency", team="Support")[1:] == [
+        ["2025-03-04", "50", "59", "50", "59"], ["2025-03-03", "", "", "", ""]]
+
+
 def test_unknown_table_is_404_and_bad_filters_are_400(client, rt):
     assert client.get("/admin/export/drafts.csv", headers=data.VIEWER).status_code == 404
     bad = client.get("/admin/export/daily.csv", headers=data.VIEWER,

@@ -4,10 +4,8 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import threading
 import time
-from pathlib import Path
 
 import pytest
 import requests
@@ -16,11 +14,10 @@ from backend.config import Settings
 from backend.governance.identity import Principal
 from backend.services import limits
 from backend.services.runtime import build_runtime
-from tests.conftest import local_headers
+from tests.conftest import CHECKOUT, local_headers, replywise_command
 from tests.limits.limits_support import fresh_minute
 from tests.web.drafting_support import draft_body
 
-REPLYWISE = Path(sys.executable).parent / "replywise"
 TENANT, LIMIT = "two-instances", 5
 KEY = "test-pseudonym-key-0123456789"
 
@@ -58,8 +55,8 @@ def two_instances(postgres_url, redis_ns, tmp_path):
         for _ in range(2):
             port = _free_port()
             processes.append(subprocess.Popen(
-                [str(REPLYWISE), "serve", "--port", str(port), "--workers", "2", "--threads",
-                 "8"], env=env, stdout=log, stderr=log))
+                replywise_command("serve", "--port", str(port), "--workers", "2", "--threads",
+                                  "8"), cwd=CHECKOUT, env=env, stdout=log, stderr=log))
             bases.append(f"http://127.0.0.1:{port}")
         for base in bases:
             deadline = time.monotonic() + 60

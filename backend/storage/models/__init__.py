@@ -6,9 +6,9 @@ from backend.storage.models.audit import AuditCheckpoint, AuditEvent, AuditHead
 from backend.storage.models.limits import LimitCounter, LimitRefusal, LimitRule
 from backend.storage.models.knowledge import KbAccess, KbChunk, KbDocument, UserGroup
 from backend.storage.models.analytics import (DailyUsage, LatencyBucket, PiiDaily,
-                                              RollupState, UserMonth)
+                                              RollupState, TeamLatencyBucket, UserMonth)
 
 __all__ = ["Base", "TenantOwned", "new_id", "utcnow", "Tenant", "TenantDomain", "User",
            "RoleGrant", "Draft", "Feedback", "AuditEvent", "AuditHead", "AuditCheckpoint",
-           "DailyUsage", "LatencyBucket", "PiiDaily", "UserMonth", "RollupState",
-           "LimitRule", "LimitCounter", "LimitRefusal"]
+           "DailyUsage", "LatencyBucket", "TeamLatencyBucket", "PiiDaily", "UserMonth",
+           "RollupState", "LimitRule", "LimitCounter", "LimitRefusal"]
