@@ -18,7 +18,8 @@ from backend.errors import ServiceUnavailable
 from backend.governance.identity import Principal
 from backend.providers.llm.base import CompletionRequest, LLMProvider, ProviderSaturated, Usage
 from backend.providers.llm.chain import AllProvidersFailed
-from backend.services import draft_cache, limits
+from backend.providers.llm.shaping import ShapedProvider
+from backend.services import draft_cache, limits, metrics
 from backend.services.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -101,7 +102,12 @@ def saturated(exc: AllProvidersFailed) -> ProvidersSaturated | None:
 
 
 def install(rt: Runtime) -> None:
-    """Register the erasure hooks: a person's cached drafts and limit counters go with them."""
+    """Wire the queue-depth gauge and the erasure hooks (a person's cached drafts and limit
+    counters go with them)."""
+    for provider in rt.providers:
+        if isinstance(provider, ShapedProvider):  # queued calls show on /metrics
+            provider.shaper.on_queue_depth = (
+                lambda name, depth: metrics.set_queue_depth(rt, name, depth))
     hooks = rt.caches.setdefault("erasure_hooks", [])
     hooks.append(lambda tenant_id, user_id: draft_cache.forget_user(rt, tenant_id, user_id))  # type: ignore[union-attr]
     hooks.append(lambda tenant_id, user_id: limits.forget_user(rt, tenant_id, user_id))  # type: ignore[union-attr]

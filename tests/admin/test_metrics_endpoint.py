@@ -160,3 +160,25 @@ def test_worker_processes_share_request_counts_in_multiprocess_mode(tmp_path):
             samples[(s.name, tuple(sorted(s.labels.items())))] = s.value
     assert value(samples, "replywise_http_requests_total", route="/healthz", method="GET",
                  status="200") == 4
+
+
+def test_drafts_waiting_for_a_shaped_provider_show_as_its_queue_depth(make_app, openai_server):
+    import threading
+    import time
+
+    from tests.fakes.openai_server import Behaviour
+    from tests.web.drafting_support import draft_body, fake_provider
+
+    app = make_app(providers=(fake_provider(openai_server, max_concurrency=1,
+                                            queue_timeout_s=5.0),))
+    openai_server.set_default(Behaviour.ok(latency_s=0.6))
+    client = app.test_client()
+    threads = [threading.Thread(target=lambda tone=tone: app.test_client().post(
+        "/api/v1/drafts", json=draft_body(tone=tone))) for tone in ("formal", "direct")]
+    for thread in threads:
+        thread.start()
+    time.sleep(0.3)  # one call holds the only slot, the other waits in the queue
+    assert value(scrape(client), "replywise_provider_queue_depth", provider="fake") == 1
+    for thread in threads:
+        thread.join()
+    assert value(scrape(client), "replywise_provider_queue_depth", provider="fake") == 0

@@ -25,7 +25,7 @@ import threading
 import time
 import uuid
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -228,10 +228,13 @@ def _or_none(value: int | None) -> int:
 class Shaper:
     """Admits calls to shaped providers, queueing (boundedly) what does not fit yet."""
 
-    def __init__(self, state: ShapingState) -> None:
+    def __init__(self, state: ShapingState,
+                 on_queue_depth: Callable[[str, int], None] | None = None) -> None:
         self.state = state
         self._lock = threading.Lock()
         self._waiting: dict[str, int] = {}
+        # Told the new number of waiting calls whenever it changes (the /metrics gauge).
+        self.on_queue_depth = on_queue_depth
 
     def waiting(self, name: str) -> int:
         return self._waiting.get(name, 0)
@@ -247,7 +250,8 @@ class Shaper:
         with self._lock:
             if self._waiting.get(name, 0) >= caps.max_queue:
                 raise ProviderSaturated(name, "provider queue full", retry_after=wait)
-            self._waiting[name] = self._waiting.get(name, 0) + 1
+            self._waiting[name] = depth = self._waiting.get(name, 0) + 1
+        self._report(name, depth)
         try:
             deadline = time.monotonic() + max_wait_s
             while True:
@@ -260,7 +264,15 @@ class Shaper:
                     return permit
         finally:
             with self._lock:
-                self._waiting[name] -= 1
+                self._waiting[name] = depth = self._waiting[name] - 1
+            self._report(name, depth)
+
+    def _report(self, name: str, depth: int) -> None:
+        if self.on_queue_depth is not None:
+            try:
+                self.on_queue_depth(name, depth)
+            except Exception:  # a metrics hiccup must not fail or strand a queued call
+                log.exception("could not report the provider queue depth")
 
 
 class ShapedProvider:
