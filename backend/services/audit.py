@@ -92,22 +92,29 @@ _APPEND_AND_MOVE_HEAD = (AuditEvent.__table__.insert()
                          .add_cte(_MOVE_HEAD.cte("moved_head")))
 
 
+_HEADS = AuditHead.__table__
+# Core statements on the session's connection: the ORM's per-statement work cost more than the
+# round trip on every draft, and the tenant is named explicitly anyway.
+_READ_HEAD = select(_HEADS.c.seq, _HEADS.c.hash).where(_HEADS.c.tenant_id == bindparam("t"))
+_LOCK_HEAD = _READ_HEAD.with_for_update()
+
+
 def _lock_head(session: Session, tenant_id: str) -> tuple[int, str]:
     """The tenant's (seq, hash), locked for this transaction; the head row is created once."""
-    head = select(AuditHead.seq, AuditHead.hash).where(AuditHead.tenant_id == tenant_id)
-    if session.get_bind().dialect.name == "postgresql":
-        row = session.execute(head.with_for_update()).first()
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        row = connection.execute(_LOCK_HEAD, {"t": tenant_id}).first()
         if row is None:
-            session.execute(pg_insert(AuditHead).values(
+            connection.execute(pg_insert(AuditHead).values(
                 tenant_id=tenant_id, seq=0, hash=audit_chain.GENESIS_HASH)
                 .on_conflict_do_nothing())
-            row = session.execute(head.with_for_update()).one()
+            row = connection.execute(_LOCK_HEAD, {"t": tenant_id}).one()
         return row.seq, row.hash
     # SQLite: BEGIN IMMEDIATE already made this transaction the only writer.
-    row = session.execute(head).first()
+    row = connection.execute(_READ_HEAD, {"t": tenant_id}).first()
     if row is None:
-        session.execute(insert(AuditHead).values(tenant_id=tenant_id, seq=0,
-                                                 hash=audit_chain.GENESIS_HASH))
+        connection.execute(insert(AuditHead).values(tenant_id=tenant_id, seq=0,
+                                                    hash=audit_chain.GENESIS_HASH))
         return 0, audit_chain.GENESIS_HASH
     return row.seq, row.hash
 

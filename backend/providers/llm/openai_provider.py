@@ -61,22 +61,24 @@ class OpenAIProvider:
         # httpx timeouts bound each read, not the whole answer; a trickling stream could run on
         # forever, so the total is enforced here too.
         deadline = time.monotonic() + timeout
-        kwargs: dict[str, Any] = {
+        body: dict[str, Any] = {
             "model": self.model,
             "messages": [{"role": m.role, "content": m.content} for m in request.messages],
             "stream": True,
             "temperature": request.temperature,
             self._max_tokens_param: request.max_tokens,
-            "timeout": timeout,
         }
         if self._include_usage:
-            kwargs["stream_options"] = {"include_usage": True}
-        # The raw streaming response: the SDK still builds, authenticates and sends the request
-        # and maps HTTP errors, but the chunks are read here with json.loads. Building one SDK
-        # object per chunk cost about five times as much CPU, and a draft streams dozens.
+            body["stream_options"] = {"include_usage": True}
+        # The SDK client's own POST (its documented way to call any endpoint): it still adds
+        # authentication, the base URL or Azure deployment route and the timeout, and raises
+        # its status errors; what it skips is re-walking our plain JSON body against its typed
+        # parameters (~0.8 ms a call). The streamed chunks are read here with json.loads:
+        # building one SDK object per chunk cost about five times as much CPU, and a draft
+        # streams dozens.
         try:
-            response = self._client.chat.completions.with_streaming_response.create(**kwargs)
-            opened = response.__enter__()
+            response = self._client.post("/chat/completions", body=body, cast_to=httpx2.Response,
+                                         stream=True, options={"timeout": timeout})
         except Exception as exc:  # every SDK failure becomes a ProviderError
             raise self._error(exc) from exc
 
@@ -84,7 +86,7 @@ class OpenAIProvider:
         model = self.model
         usage: Usage | None = None
         try:  # closes the HTTP response even when our consumer abandons us mid-stream
-            events = sse_data(opened.iter_lines())
+            events = sse_data(response.iter_lines())
             while True:
                 try:
                     data = next(events, None)
@@ -119,7 +121,7 @@ class OpenAIProvider:
                 if text:
                     yield TextDelta(text)
         finally:
-            response.__exit__(None, None, None)
+            response.close()
 
         if finish_reason is None:
             raise ProviderError(self.name, "stream ended without finish reason", retryable=True)
