@@ -117,6 +117,8 @@ def _retrieval(rt, args) -> dict:
                        groups=frozenset({"sales", "support"}))
     for email in emails[:20]:  # warm caches
         grounding.search(rt, reader, email)
+    # The machine is shared: latency figures mean little without the load they were taken at.
+    load_before = os.getloadavg()
     timings, found = [], 0
     for email in emails:
         started = time.perf_counter()
@@ -127,4 +129,6 @@ def _retrieval(rt, args) -> dict:
     return {"queries": len(timings), "with_results": found,
             "p50_ms": round(statistics.median(timings), 2),
             "p95_ms": round(timings[int(len(timings) * 0.95) - 1], 2),
-            "max_ms": round(timings[-1], 2)}
+            "max_ms": round(timings[-1], 2),
+            "load_average": {"before": [round(x, 2) for x in load_before],
+                             "after": [round(x, 2) for x in os.getloadavg()]}}
