@@ -74,7 +74,7 @@ def test_a_rare_word_found_only_where_the_reader_may_not_look_does_not_hide_the_
 
 
 def test_postgres_keeps_the_gin_pending_list_short(postgres_url):
-    # Every index probe reads GIN's whole pending list; migration 0005 bounds it to 512 kB.
+    # Every index probe reads GIN's whole pending list; migration 0006 bounds it to 512 kB.
     engine = create_engine("postgresql+psycopg://" + postgres_url.split("://", 1)[1])
     try:
         with engine.connect() as conn:

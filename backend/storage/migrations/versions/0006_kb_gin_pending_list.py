@@ -1,7 +1,7 @@
 """Knowledge base: a short GIN pending list on PostgreSQL (issue 8, retrieval latency)
 
-Revision ID: 0005
-Revises: 0004
+Revision ID: 0006
+Revises: 0005
 
 GIN's fast update appends new rows' lexemes to a pending list, merged into the index proper
 only when the list passes gin_pending_list_limit (4 MB by default) or by (auto)vacuum. Every
@@ -15,8 +15,8 @@ SQLite needs nothing.
 from alembic import op
 
 
-revision = '0005'
-down_revision = '0004'
+revision = '0006'
+down_revision = '0005'
 branch_labels = None
 depends_on = None
 
