@@ -96,6 +96,14 @@ def _is_connection_loss(exc: DBAPIError) -> bool:
     return bool(exc.connection_invalidated) or isinstance(exc, (OperationalError, InterfaceError))
 
 
+def _retry_later(code: str, message: str, seconds: int):
+    """A 503 in the envelope with Retry-After, for a database that cannot serve right now."""
+    response = jsonify(envelope(code, message, retry_after=seconds))
+    response.status_code = 503
+    response.headers["Retry-After"] = str(seconds)
+    return response
+
+
 def envelope(code: str, message: str, **extra: Any) -> dict[str, Any]:
     """The error body: code, message, request id and any extra fields."""
     body: dict[str, Any] = {"code": code, "message": message,
@@ -136,12 +144,8 @@ def init_app(app: Flask) -> None:
         # The database went away (restart, failover, network): the pool has been invalidated,
         # so a retry gets a fresh connection. Nothing was committed by this request.
         log.warning("database connection lost", extra={"error_type": type(exc.orig).__name__})
-        response = jsonify(envelope("database_unavailable",
-                                    "The database connection was interrupted; retry shortly.",
-                                    retry_after=1))
-        response.status_code = 503
-        response.headers["Retry-After"] = "1"
-        return response
+        return _retry_later("database_unavailable",
+                            "The database connection was interrupted; retry shortly.", 1)
 
     @app.errorhandler(PoolTimeout)
     def _database_busy(exc: PoolTimeout):
@@ -149,12 +153,7 @@ def init_app(app: Flask) -> None:
         # Saying so with Retry-After lets clients and load balancers back off, where a 500
         # would read as a bug.
         log.warning("database pool exhausted")
-        response = jsonify(envelope("database_busy",
-                                    "The service is busy; retry in a few seconds.",
-                                    retry_after=2))
-        response.status_code = 503
-        response.headers["Retry-After"] = "2"
-        return response
+        return _retry_later("database_busy", "The service is busy; retry in a few seconds.", 2)
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception):
