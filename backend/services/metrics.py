@@ -14,6 +14,7 @@ Two sources, chosen per metric by where the truth lives:
 from __future__ import annotations
 
 import logging
+import os
 import shutil
 import threading
 import time
@@ -228,14 +229,36 @@ def prepare_multiprocess_dir(path: str) -> None:
     directory = Path(path)
     if directory.exists():
         shutil.rmtree(directory)
-    directory.mkdir(parents=True)
+    directory.mkdir(parents=True, exist_ok=True)
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, owned by someone else
+        return True
+    return True
+
+
+def instance_metrics_dir(data_dir: Path) -> str:
+    """The default directory is one per running instance (named after the gunicorn master's
+    pid): several instances may share a data directory on one host, and each must neither
+    count nor delete the others' files. Directories of instances that are gone are pruned."""
+    root = (data_dir / "metrics").resolve()
+    if root.is_dir():
+        for child in root.iterdir():
+            if child.is_dir() and child.name.isdigit() and not _pid_alive(int(child.name)):
+                shutil.rmtree(child, ignore_errors=True)
+    return str(root / str(os.getpid()))
 
 
 def gunicorn_setup(config: "Settings") -> "Settings":
     """Before gunicorn forks: choose and empty the shared directory, and tell prometheus_client
     (which reads its own environment variable) where it is."""
     from backend.config import export_library_environment
-    directory = config.metrics_multiproc_dir or str((config.data_dir / "metrics").resolve())
+    directory = config.metrics_multiproc_dir or instance_metrics_dir(config.data_dir)
     prepare_multiprocess_dir(directory)
     config = config.with_overrides(metrics_multiproc_dir=directory)
     export_library_environment(config)

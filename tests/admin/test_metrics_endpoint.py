@@ -1,6 +1,7 @@
 """/metrics: Prometheus text that parses, with the right values, and only for those allowed."""
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import textwrap
@@ -182,3 +183,20 @@ def test_drafts_waiting_for_a_shaped_provider_show_as_its_queue_depth(make_app, 
     for thread in threads:
         thread.join()
     assert value(scrape(client), "replywise_provider_queue_depth", provider="fake") == 0
+
+
+def test_instances_sharing_a_data_directory_get_their_own_metrics_directory(tmp_path):
+    """Two `replywise serve` on one host and one data directory must not delete each other's
+    metric files; a stopped instance's directory is pruned by the next start."""
+    stale = tmp_path / "metrics" / "999999999"  # beyond any pid_max: no such process
+    alive = tmp_path / "metrics" / str(os.getppid())
+    for directory in (stale, alive):
+        directory.mkdir(parents=True)
+        (directory / "counter_1.db").write_bytes(b"x")
+    mine = Path(metrics.instance_metrics_dir(tmp_path))
+    assert mine.name == str(os.getpid()) and mine.parent == (tmp_path / "metrics").resolve()
+    assert not stale.exists()
+    assert (alive / "counter_1.db").exists()
+    metrics.prepare_multiprocess_dir(str(mine))
+    metrics.prepare_multiprocess_dir(str(mine))  # again: an existing directory is emptied, not an error
+    assert mine.is_dir() and (alive / "counter_1.db").exists()
