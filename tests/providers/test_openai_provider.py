@@ -306,7 +306,13 @@ def test_parse_retry_after_handles_each_header_form() -> None:
 def test_server_sent_events_are_read_per_the_format() -> None:
     from backend.providers.llm.openai_provider import sse_data
 
-    lines = [": keep-alive", "", "event: message", "data: {\"a\":", "data:1}", "id: 7", "",
-             "data: [DONE]"]
-    assert list(sse_data(iter(lines))) == ['{"a":\n1}', "[DONE]"]
-    assert list(sse_data(iter(["", "", "retry: 10", ""]))) == []
+    body = (b'\xef\xbb\xbf: keep-alive\n\nevent: message\ndata: {"a":\ndata:1}\nid: 7\n\n'
+            b'data: {"b":"\xc3\xa9"}\r\n\r\ndata: {"c":3}\r\rdata: [DONE]')
+    expected = [b'{"a":\n1}', b'{"b":"\xc3\xa9"}', b'{"c":3}', b"[DONE]"]
+    assert list(sse_data([body])) == expected
+    # However the body is cut into chunks (a CRLF or a UTF-8 character split in two included),
+    # the same events come out.
+    for size in (1, 2, 3, 7, 16):
+        pieces = [body[i:i + size] for i in range(0, len(body), size)]
+        assert list(sse_data(pieces)) == expected, size
+    assert list(sse_data([b"\n\nretry: 10\n\n"])) == []

@@ -4,7 +4,7 @@ from __future__ import annotations
 import email.utils
 import json
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime, timezone
 from types import TracebackType
 from typing import Any
@@ -31,6 +31,7 @@ _RETRYABLE_STATUS = frozenset({408, 409, 425, 429})
 # 429 with these codes is a billing/quota problem: waiting will not fix it.
 _QUOTA_CODES = frozenset({"insufficient_quota", "billing_hard_limit_reached"})
 _DONE_MARKER = b"data: [DONE]"
+_BOM = b"\xef\xbb\xbf"
 
 
 class OpenAIProvider:
@@ -86,11 +87,11 @@ class OpenAIProvider:
         model = self.model
         usage: Usage | None = None
         try:  # closes the HTTP response even when our consumer abandons us mid-stream
-            events = sse_data(response.iter_lines())
+            events = sse_data(response.iter_bytes())
             while True:
                 try:
                     data = next(events, None)
-                    if data is None or data == "[DONE]":
+                    if data is None or data == b"[DONE]":
                         break
                     if finish_reason is None and time.monotonic() > deadline:
                         raise ProviderError(self.name, "timeout", retryable=True)
@@ -188,20 +189,45 @@ class OpenAIProvider:
         return ProviderError(self.name, f"rejected {status}", retryable=False, status=status)
 
 
-def sse_data(lines: Iterator[str]) -> Iterator[str]:
-    """The data of each server-sent event (its `data:` lines joined), per the SSE format."""
-    data: list[str] = []
-    for line in lines:
-        if not line:  # a blank line ends the event
-            if data:
-                yield "\n".join(data)
-                data = []
-        elif line.startswith("data:"):
-            value = line[5:]
-            data.append(value[1:] if value.startswith(" ") else value)
-        # Other fields (event:, id:, retry:) and comments (": keep-alive") carry no chunk.
+def sse_data(chunks: Iterable[bytes]) -> Iterator[bytes]:
+    """The data of each server-sent event (its `data:` lines joined), per the SSE format, read
+    straight from the body's byte chunks.
+
+    Why bytes: a draft streams dozens of chunks, each after a wait, and every layer a chunk
+    passes through costs CPU per chunk; httpx's text and line iterators add three generator
+    layers and a decode that json.loads (which reads UTF-8 bytes itself) does not need."""
+    pending = b""
+    data: list[bytes] = []
+    first = True
+    for chunk in chunks:
+        if first and chunk:
+            first = False
+            if chunk.startswith(_BOM):
+                chunk = chunk[len(_BOM):]
+        pending = pending + chunk if pending else chunk
+        if b"\r" in pending:
+            # A CR at the end may be the first half of a CRLF split across chunks: keep it.
+            keep_cr = pending.endswith(b"\r")
+            pending = pending.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+            if keep_cr:
+                pending = pending[:-1] + b"\r"
+        lines = pending.split(b"\n")
+        pending = lines.pop()  # the last piece has no line end yet
+        for line in lines:
+            if not line:  # a blank line ends the event
+                if data:
+                    yield b"\n".join(data)
+                    data = []
+            elif line.startswith(b"data:"):
+                value = line[5:]
+                data.append(value[1:] if value.startswith(b" ") else value)
+            # Other fields (event:, id:, retry:) and comments (": keep-alive") carry no chunk.
+    line = pending.rstrip(b"\r")
+    if line.startswith(b"data:"):
+        value = line[5:]
+        data.append(value[1:] if value.startswith(b" ") else value)
     if data:
-        yield "\n".join(data)
+        yield b"\n".join(data)
 
 
 def parse_retry_after(headers: Mapping[str, str], *, now: datetime | None = None) -> float | None:
