@@ -63,7 +63,8 @@ def _gunicorn(config) -> None:
             # gevent would). Threads per worker bound the number of concurrent drafts.
             self.cfg.set("bind", f"{config.host}:{config.port}")
             self.cfg.set("workers", config.workers)
-            self.cfg.set("worker_class", "gthread")
+            # gthread, with no more connections per worker than threads (see the class).
+            self.cfg.set("worker_class", "backend.cli.gthread_worker.BoundedThreadWorker")
             self.cfg.set("threads", config.threads)
             # A streamed draft may legitimately last the whole draft deadline.
             self.cfg.set("timeout", int(config.draft_deadline_s) + 30)

@@ -316,3 +316,36 @@ def test_server_sent_events_are_read_per_the_format() -> None:
         pieces = [body[i:i + size] for i in range(0, len(body), size)]
         assert list(sse_data(pieces)) == expected, size
     assert list(sse_data([b"\n\nretry: 10\n\n"])) == []
+
+
+def test_more_concurrent_streams_than_the_sdk_default_keep_their_connections(
+        make_provider: MakeProvider, openai_server: FakeOpenAIServer,
+        completion_request: CompletionRequest) -> None:
+    """A worker streams hundreds of drafts at once; with the SDK's 100 idle connections,
+    every draft past the hundredth paid a new connection (a TLS handshake against a real
+    provider) before its first word."""
+    import threading
+
+    provider = make_provider()
+    streams = 130
+    openai_server.set_default(Behaviour.ok("Thanks.", latency_s=0.3))
+    for _ in range(2):  # the second round must find all its connections idle in the pool
+        barrier = threading.Barrier(streams)
+        failures: list[BaseException] = []
+
+        def one() -> None:
+            try:
+                barrier.wait(timeout=10)  # all streams open at the same time
+                assert _text(provider.stream(completion_request, 10.0)) == "Thanks."
+            except BaseException as exc:  # reported below, not lost in the thread
+                failures.append(exc)
+
+        threads = [threading.Thread(target=one) for _ in range(streams)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=30)
+        assert not failures
+    first, second = openai_server.requests[:streams], openai_server.requests[streams:]
+    assert len(second) == streams
+    assert {r.client_port for r in second} <= {r.client_port for r in first}

@@ -32,6 +32,14 @@ _RETRYABLE_STATUS = frozenset({408, 409, 425, 429})
 _QUOTA_CODES = frozenset({"insufficient_quota", "billing_hard_limit_reached"})
 _DONE_MARKER = b"data: [DONE]"
 _BOM = b"\xef\xbb\xbf"
+# The SDK keeps at most 100 idle connections per client; a worker streams as many drafts at
+# once as it has threads (hundreds), so past 100 every finished draft closed its connection
+# and the next opened a new one: a TCP and TLS handshake per draft before the first word,
+# and CPU the worker does not have under load. Idle connections are kept for all of them.
+_CONNECTION_LIMITS = httpx2.Limits(
+    max_connections=openai.DEFAULT_CONNECTION_LIMITS.max_connections,
+    max_keepalive_connections=openai.DEFAULT_CONNECTION_LIMITS.max_connections,
+    keepalive_expiry=openai.DEFAULT_CONNECTION_LIMITS.keepalive_expiry)
 
 
 class OpenAIProvider:
@@ -263,7 +271,7 @@ def _make_client(config: ProviderConfig) -> openai.OpenAI:
     # max_retries=0: the chain owns retries, backoff, deadlines and failover; SDK retries would
     # hide failures from the breaker and overrun the deadline.
     http_client = openai.DefaultHttpxClient(transport=_KeepAliveTransport(
-        httpx2.HTTPTransport(limits=openai.DEFAULT_CONNECTION_LIMITS)))
+        httpx2.HTTPTransport(limits=_CONNECTION_LIMITS)))
     common: dict[str, Any] = {"max_retries": 0, "timeout": config.timeout_s,
                               "http_client": http_client}
     try:
