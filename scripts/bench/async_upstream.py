@@ -58,17 +58,29 @@ class Upstream:
             writer.write(b"HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\n"
                          + f"Content-Length: {len(payload)}\r\n\r\n".encode() + payload)
             return
-        await asyncio.sleep(self.latency)
+        # Every event has a fixed time from the request's arrival, like a provider's own
+        # schedule: when this one loop serving a thousand streams runs late, the lateness
+        # does not add up over the chunks of a stream.
+        loop = asyncio.get_running_loop()
+        begun = loop.time()
+
+        async def at(offset: float) -> None:
+            await asyncio.sleep(max(0.0, begun + offset - loop.time()))
+
+        await at(self.latency)
         created = int(time.time())
         writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
                      b"Transfer-Encoding: chunked\r\n\r\n")
         writer.write(_chunk(model, created, {"role": "assistant", "content": ""}))
         for index, word in enumerate(self.words):
-            await asyncio.sleep(self.chunk_delay)
+            await at(self.latency + (index + 1) * self.chunk_delay)
             last = index == len(self.words) - 1
             writer.write(_chunk(model, created, {"content": word if last else word + " "}))
-        await asyncio.sleep(self.chunk_delay)
+        await at(self.latency + (len(self.words) + 1) * self.chunk_delay)
         writer.write(_chunk(model, created, {}, "stop"))
+        # The same schedule as tests/fakes/openai_server.py (a delay before every event after
+        # the first), which scripts/loadtest's configured upstream time assumes.
+        await at(self.latency + (len(self.words) + 2) * self.chunk_delay)
         prompt = sum(len(m.get("content", "")) for m in body.get("messages", [])) // 4
         writer.write(_chunk(model, created, {}, usage={
             "prompt_tokens": prompt, "completion_tokens": len(self.words),
