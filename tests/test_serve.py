@@ -1,17 +1,22 @@
 """`replywise serve` really serves: gunicorn with gthread workers, JSON and streamed drafts."""
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
 import socket
 import subprocess
+import threading
 import time
+from collections.abc import Iterator
+from typing import IO
 
 import pytest
 import requests
 
 from tests.conftest import CHECKOUT, replywise_command
+from tests.fakes.openai_server import Behaviour, FakeOpenAIServer
 from tests.web.drafting_support import draft_body
 
 
@@ -21,14 +26,13 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-@pytest.fixture
-def served(sqlite_url, tmp_path):
+@contextlib.contextmanager
+def _serving(tmp_path, env_extra: dict[str, str], *args: str) -> Iterator[tuple[str, IO[str]]]:
     port = _free_port()
-    env = {**os.environ, "REPLYWISE_DATABASE_URL": sqlite_url,
-           "REPLYWISE_DATA_DIR": str(tmp_path), "REPLYWISE_LOG_JSON": "true"}
+    env = {**os.environ, "REPLYWISE_DATA_DIR": str(tmp_path), "REPLYWISE_LOG_JSON": "true",
+           **env_extra}
     log = open(tmp_path / "serve.log", "w+")
-    process = subprocess.Popen(replywise_command("serve", "--port", str(port), "--workers", "2",
-                                                 "--threads", "4"),
+    process = subprocess.Popen(replywise_command("serve", "--port", str(port), *args),
                                cwd=CHECKOUT, env=env, stdout=log, stderr=log)
     base = f"http://127.0.0.1:{port}"
     try:
@@ -50,6 +54,13 @@ def served(sqlite_url, tmp_path):
             process.kill()
             process.wait()
         log.close()
+
+
+@pytest.fixture
+def served(sqlite_url, tmp_path):
+    with _serving(tmp_path, {"REPLYWISE_DATABASE_URL": sqlite_url}, "--workers", "2",
+                  "--threads", "4") as serving:
+        yield serving
 
 
 def test_serve_answers_drafts_over_http_and_logs_json(served):
@@ -83,3 +94,63 @@ def test_a_forwarded_for_header_does_not_make_a_local_caller_remote(served):
                             timeout=5)
     assert response.status_code == 200  # the socket peer is still loopback
     assert response.headers["X-Replywise-Identity"] == "local"
+
+
+def test_workers_times_threads_streams_run_at_once_on_kept_alive_connections(
+        sqlite_url, tmp_path, openai_server: FakeOpenAIServer):
+    """Two workers of three threads each hold six concurrent streams on keep-alive
+    connections, round after round: no draft waits for another."""
+    latency = 1.5
+    openai_server.set_default(Behaviour.ok("Thanks, noted.", latency_s=latency))
+    providers = json.dumps([{"name": "slow", "kind": "compatible", "model": "m",
+                             "base_url": openai_server.base_url, "timeout_s": 30}])
+    with _serving(tmp_path, {"REPLYWISE_DATABASE_URL": sqlite_url,
+                             "REPLYWISE_PROVIDERS": providers},
+                  "--workers", "2", "--threads", "3") as (base, _):
+        for _ in range(3):  # each round on new connections: where they land is up to the kernel
+            timings: list[float] = []
+            failures: list[BaseException] = []
+            together = threading.Barrier(6)
+
+            def client() -> None:
+                try:
+                    with requests.Session() as http:
+                        for _ in range(2):  # the second request rides the kept-alive connection
+                            together.wait(timeout=30)  # both clients send at the same moment
+                            began = time.monotonic()
+                            response = http.post(f"{base}/api/v1/drafts", timeout=30,
+                                                 json=draft_body(),
+                                                 headers={"Accept": "text/event-stream"})
+                            assert "event: done" in response.text, response.text[-300:]
+                            timings.append(time.monotonic() - began)
+                except BaseException as exc:  # reported below, not lost in the thread
+                    failures.append(exc)
+
+            clients = [threading.Thread(target=client) for _ in range(6)]
+            for thread in clients:
+                thread.start()
+            for thread in clients:
+                thread.join(timeout=60)
+            assert not failures
+            assert len(timings) == 12
+            assert max(timings) < 2 * latency - 0.3, timings  # nobody waited for a thread
+
+
+def test_a_worker_accepts_no_more_connections_than_it_has_threads():
+    """Stock gthread accepts up to 1,000 connections per worker whatever its threads; a
+    request on a connection beyond them waits for another stream to end, even while a
+    sibling worker has threads idle (docs/adr/0001, amendment)."""
+    import logging
+
+    from gunicorn.config import Config
+
+    from backend.cli.gthread_worker import BoundedThreadWorker
+
+    cfg = Config()
+    cfg.set("threads", 7)
+    assert cfg.worker_connections == 1000  # what stock gthread would accept
+    worker = BoundedThreadWorker(1, os.getpid(), [], None, 30, cfg, logging.getLogger("test"))
+    try:
+        assert worker.worker_connections == 7
+    finally:
+        worker.tmp.close()  # the heartbeat file every gunicorn worker opens
