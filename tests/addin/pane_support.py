@@ -76,6 +76,16 @@ def message(pane) -> str:
         " return b.hidden ? '' : document.getElementById('message-text').textContent; })()")
 
 
+def wait_message(pane, text: str) -> str:
+    """Wait until the message bar shows `text` (it is set from Office callbacks, which run
+    after the call the test awaited), then return the whole message."""
+    pane.page.wait_for_function(
+        "(text) => { const b = document.getElementById('message-bar');"
+        " return !b.hidden && document.getElementById('message-text').textContent"
+        ".includes(text); }", arg=text)
+    return message(pane)
+
+
 def wait_api(pane, path_part: str, count: int = 1, timeout_s: float = 5.0) -> list[dict[str, Any]]:
     """Wait until `count` finished API requests match `path_part`; return them."""
     for _ in range(int(timeout_s / 0.05)):

@@ -5,7 +5,8 @@ import json
 
 import pytest
 
-from tests.addin.pane_support import draft_text, message, ready, wait_api, wait_state
+from tests.addin.pane_support import (draft_text, message, ready, wait_api, wait_message,
+                                      wait_state)
 from tests.fakes.openai_server import Behaviour
 from tests.web.drafting_support import fake_provider
 
@@ -98,7 +99,7 @@ def test_insert_in_read_mode_opens_reply_all_with_the_draft_html(pane_factory, o
     html = pane.calls("displayReplyAllFormAsync")[0]["args"][0]["htmlBody"]
     assert html.startswith("<p>Dear Jane")
     assert "[your answer]" in html
-    assert "reply is open" in message(pane)
+    assert "reply is open" in wait_message(pane, "reply is open")
     feedback = wait_api(pane, "/feedback")
     assert feedback and feedback[0]["status"] == 201
     body = json.loads(feedback[0]["body"])
@@ -188,7 +189,7 @@ def test_compose_mode_inserts_at_the_cursor_with_the_body_coercion_type(
         assert data.startswith("<p>")
     else:
         assert "<p>" not in data and data == draft_text(pane)
-    assert "Inserted at the cursor" in message(pane)
+    assert "Inserted at the cursor" in wait_message(pane, "Inserted at the cursor")
 
 
 def test_compose_mode_falls_back_to_prepend_when_there_is_no_cursor(pane_factory,
@@ -199,7 +200,7 @@ def test_compose_mode_falls_back_to_prepend_when_there_is_no_cursor(pane_factory
     pane.page.click("#insert-button")
     pane.page.wait_for_function("() => window.__officeCalls.some(c => "
                                 "c.method === 'body.prependAsync')")
-    assert "top of your message" in message(pane)
+    assert "top of your message" in wait_message(pane, "top of your message")
 
 
 def test_item_changed_resets_the_pane_and_handles_no_selection(pane_factory, offline_server):

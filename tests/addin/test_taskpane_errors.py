@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from tests.addin.pane_support import (draft_payload, fulfil_error, fulfil_sse, message, ready,
-                                      use_identity_provider, wait_api, wait_state)
+                                      use_identity_provider, wait_api, wait_message, wait_state)
 
 pytestmark = pytest.mark.browser
 
@@ -45,7 +45,7 @@ def test_rate_limit_says_when_to_retry_and_counts_down(pane_factory, server, art
     pane.page.wait_for_function("() => !document.getElementById('draft-button').disabled",
                                 timeout=3000)
     assert pane.page.text_content("#draft-button-label") == "Draft reply"
-    assert "draft again now" in message(pane)
+    assert "draft again now" in wait_message(pane, "draft again now")
 
 
 def test_spent_budget_says_who_to_ask(pane_factory, server):
