@@ -226,16 +226,19 @@ def sse_data(chunks: Iterable[bytes]) -> Iterator[bytes]:
                 if data:
                     yield b"\n".join(data)
                     data = []
-            elif line.startswith(b"data:"):
-                value = line[5:]
-                data.append(value[1:] if value.startswith(b" ") else value)
-            # Other fields (event:, id:, retry:) and comments (": keep-alive") carry no chunk.
-    line = pending.rstrip(b"\r")
+            else:
+                _add_data(data, line)
+    _add_data(data, pending.rstrip(b"\r"))  # a last line the body ended without a line end
+    if data:
+        yield b"\n".join(data)
+
+
+def _add_data(data: list[bytes], line: bytes) -> None:
+    """Keep a `data:` line's value; other fields (event:, id:, retry:) and comments
+    (": keep-alive") carry no chunk."""
     if line.startswith(b"data:"):
         value = line[5:]
         data.append(value[1:] if value.startswith(b" ") else value)
-    if data:
-        yield b"\n".join(data)
 
 
 def parse_retry_after(headers: Mapping[str, str], *, now: datetime | None = None) -> float | None:
