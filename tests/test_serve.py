@@ -154,3 +154,27 @@ def test_a_worker_accepts_no_more_connections_than_it_has_threads():
         assert worker.worker_connections == 7
     finally:
         worker.tmp.close()  # the heartbeat file every gunicorn worker opens
+
+
+def test_a_worker_leaves_its_start_up_heap_out_of_the_collectors_passes(tmp_path, sqlite_url):
+    """A full collection walks every tracked object with the GIL held, stalling every stream
+    of the worker: the objects built at start-up (some 120,000, alive until the worker exits)
+    are frozen out of those walks once the app exists (docs/benchmarks.md, issue 7)."""
+    import gc
+    import sys
+
+    from backend.cli.server_commands import worker_app
+    from backend.config import Settings
+
+    switch = sys.getswitchinterval()
+    gc.unfreeze()
+    try:
+        app = worker_app(Settings(env="development", data_dir=tmp_path, database_url=sqlite_url,
+                                  pseudonym_key=b"test-pseudonym-key-0123456789"))
+        assert gc.get_freeze_count() > 10_000
+        # Frozen objects belong to no generation: the collector no longer visits the app.
+        assert not any(obj is app for obj in gc.get_objects())
+        assert app.test_client().get("/healthz").status_code == 200  # and it still serves
+    finally:
+        gc.unfreeze()
+        sys.setswitchinterval(switch)

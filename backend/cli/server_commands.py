@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 
+import gc
 import os
 import sys
 
@@ -48,7 +49,6 @@ def serve(host: str | None, port: int | None, workers: int | None, threads: int 
 def _gunicorn(config) -> None:
     from gunicorn.app.base import BaseApplication
 
-    from backend.app import create_app
     from backend.services import metrics
 
     config = metrics.gunicorn_setup(config)  # request metrics shared by workers (docs/analytics.md)
@@ -80,16 +80,38 @@ def _gunicorn(config) -> None:
                 worker.pid, config.metrics_multiproc_dir))
 
         def load(self):
-            # Drafts hold a per-tenant audit lock across a few database round trips; after
-            # each one the thread must win the GIL back. The default 5 ms switch interval
-            # would stretch that lock (and every other thread's I/O wake-up) by up to 5 ms
-            # per round trip under load, so workers switch ten times more eagerly. With hundreds
-            # of streams per worker the forced switches cost more than they save: see the
-            # REPLYWISE_GIL_SWITCH_INTERVAL_MS measurements in docs/benchmarks.md (issue 7).
-            sys.setswitchinterval(config.gil_switch_interval_ms / 1000)
-            return create_app(config)
+            return worker_app(config)
 
     _App().run()
+
+
+def worker_app(config):
+    """The WSGI app of one gunicorn worker, built in the worker after the fork."""
+    from backend.app import create_app
+    # Drafts hold a per-tenant audit lock across a few database round trips; after each one
+    # the thread must win the GIL back. The default 5 ms switch interval would stretch that
+    # lock (and every other thread's I/O wake-up) by up to 5 ms per round trip under load, so
+    # workers switch ten times more eagerly. With hundreds of streams per worker the forced
+    # switches cost more than they save: see the REPLYWISE_GIL_SWITCH_INTERVAL_MS measurements
+    # in docs/benchmarks.md (issue 7).
+    sys.setswitchinterval(config.gil_switch_interval_ms / 1000)
+    app = create_app(config)
+    freeze_startup_heap()
+    return app
+
+
+def freeze_startup_heap() -> None:
+    """Exempt what the worker built at start-up (modules, the app, compiled SQL and schemas:
+    some 120,000 objects that live as long as the worker) from the cyclic garbage collector.
+
+    Every pass holds the GIL, and every stream of the worker stalls for its length: a full pass
+    over the start-up heap cost 85 ms of CPU, and full passes in a worker holding 200 streams
+    took 150-600 ms (docs/benchmarks.md, issue 7). Frozen objects are still freed by reference
+    counting; only cycles among them would never be collected, and start-up objects are not
+    garbage before the worker exits.
+    """
+    gc.collect()
+    gc.freeze()
 
 
 @click.group()
