@@ -5,7 +5,7 @@ import threading
 import time
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -25,6 +25,15 @@ DEFAULT_ROLES = ("drafter",)
 # fast while a revoked role still stops working within seconds everywhere.
 _CACHE_TTL_S = 15.0
 
+# Past the TTL a known user is re-checked with this one statement (does the user still exist in
+# the tenant, with which roles) rather than the whole load-or-create transaction: people draft
+# less often than every 15 s, so this is what nearly every draft's admission runs.
+_USERS, _GRANTS = User.__table__, RoleGrant.__table__
+_RECHECK = (select(_USERS.c.id, _GRANTS.c.role)
+            .select_from(_USERS.outerjoin(_GRANTS, _GRANTS.c.user_id == _USERS.c.id))
+            .where(_USERS.c.id == bindparam("user_id"),
+                   _USERS.c.tenant_id == bindparam("tenant_id")))
+
 
 @dataclass(frozen=True)
 class _Known:
@@ -38,11 +47,10 @@ class _UserCache:
         self._lock = threading.Lock()
         self._entries: dict[tuple[str, str, str], _Known] = {}
 
-    def get(self, key: tuple[str, str, str]) -> _Known | None:
+    def get(self, key: tuple[str, str, str]) -> tuple[_Known | None, bool]:
+        """(the entry, whether it is still fresh)."""
         entry = self._entries.get(key)
-        if entry and entry.expires > time.monotonic():
-            return entry
-        return None
+        return entry, entry is not None and entry.expires > time.monotonic()
 
     def put(self, key: tuple[str, str, str], user_id: str, granted: frozenset[str]) -> None:
         with self._lock:
@@ -64,13 +72,25 @@ def resolve(rt: Runtime, principal: Principal, token_roles: frozenset[str] = fro
             ) -> Principal:
     """Return the principal with its user id and effective roles, creating rows on first sight."""
     key = (principal.idp, principal.tenant_id, principal.subject)
-    known = _cache(rt).get(key)
-    if known is None:
-        user_id, granted = _load_or_create(rt, principal)
-        _cache(rt).put(key, user_id, granted)
-    else:
+    known, fresh = _cache(rt).get(key)
+    if fresh:
         user_id, granted = known.user_id, known.granted
+    else:
+        granted = _recheck(rt, principal.tenant_id, known.user_id) if known else None
+        if granted is None:  # never seen here, or erased since
+            user_id, granted = _load_or_create(rt, principal)
+        else:
+            user_id = known.user_id
+        _cache(rt).put(key, user_id, granted)
     return principal.with_user(user_id).with_roles(rbac.effective_roles(token_roles, granted))
+
+
+def _recheck(rt: Runtime, tenant_id: str, user_id: str) -> frozenset[str] | None:
+    """The user's current roles, or None when the user no longer exists in the tenant."""
+    rows = rt.db.read(_RECHECK, {"user_id": user_id, "tenant_id": tenant_id})
+    if not rows:
+        return None
+    return frozenset(row.role for row in rows if row.role is not None)
 
 
 def _load_or_create(rt: Runtime, principal: Principal) -> tuple[str, frozenset[str]]:

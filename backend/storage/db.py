@@ -134,6 +134,19 @@ class Database:
         finally:
             session.close()
 
+    def read(self, statement, params: dict | None = None) -> list:
+        """The rows of one read-only statement, for reads on every request's path.
+
+        PostgreSQL runs it outside a transaction (autocommit): one round trip instead of BEGIN,
+        the statement and COMMIT, each of which a loaded worker's thread must wait for the GIL
+        again after. SQLite reads in a read-only session (no write lock, no writer queue).
+        """
+        if self.dialect == "sqlite":
+            with self.session(read_only=True) as session:
+                return list(session.connection().execute(statement, params or {}))
+        with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            return list(conn.execute(statement, params or {}))
+
     def ping(self) -> None:
         """Raise if the database cannot be reached."""
         with self.engine.connect() as conn:
