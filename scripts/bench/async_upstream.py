@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import signal
 import time
@@ -35,6 +36,10 @@ class Upstream:
     def __init__(self, latency: float, chunk_delay: float, text: str) -> None:
         self.latency, self.chunk_delay = latency, chunk_delay
         self.words = text.split(" ")
+        # How late each stream's first and last events left against their schedule, seconds:
+        # what this instrument adds to the times the load test measures (GET /lateness).
+        self.late_first: list[float] = []
+        self.late_last: list[float] = []
 
     async def serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
@@ -45,6 +50,9 @@ class Upstream:
                            (line.split(":", 1) for line in lines[1:] if ":" in line)}
                 body = json.loads(await reader.readexactly(int(headers.get("content-length",
                                                                            "0"))) or b"{}")
+                if lines[0].startswith("GET /lateness"):
+                    self._lateness(writer, reset="reset" in lines[0])
+                    continue
                 await self._answer(writer, body)
         except (asyncio.IncompleteReadError, ConnectionError, asyncio.LimitOverrunError):
             pass
@@ -64,10 +72,11 @@ class Upstream:
         loop = asyncio.get_running_loop()
         begun = loop.time()
 
-        async def at(offset: float) -> None:
+        async def at(offset: float) -> float:
             await asyncio.sleep(max(0.0, begun + offset - loop.time()))
+            return loop.time() - (begun + offset)
 
-        await at(self.latency)
+        self.late_first.append(await at(self.latency))
         created = int(time.time())
         writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
                      b"Transfer-Encoding: chunked\r\n\r\n")
@@ -80,13 +89,30 @@ class Upstream:
         writer.write(_chunk(model, created, {}, "stop"))
         # The same schedule as tests/fakes/openai_server.py (a delay before every event after
         # the first), which scripts/loadtest's configured upstream time assumes.
-        await at(self.latency + (len(self.words) + 2) * self.chunk_delay)
+        self.late_last.append(await at(self.latency + (len(self.words) + 2) * self.chunk_delay))
         prompt = sum(len(m.get("content", "")) for m in body.get("messages", [])) // 4
         writer.write(_chunk(model, created, {}, usage={
             "prompt_tokens": prompt, "completion_tokens": len(self.words),
             "total_tokens": prompt + len(self.words)}))
         writer.write(_http_chunk(b"data: [DONE]\n\n") + b"0\r\n\r\n")
         await writer.drain()
+
+
+    def _lateness(self, writer: asyncio.StreamWriter, reset: bool) -> None:
+        def ms(values: list[float], p: float) -> float:
+            ordered = sorted(values) or [0.0]
+            return round(ordered[min(len(ordered) - 1, int(p / 100 * (len(ordered) - 1)))]
+                         * 1000, 1)
+
+        payload = json.dumps({"streams": len(self.late_last), **{
+            f"{name}_p{p}_ms": ms(values, p) for name, values in
+            (("first", self.late_first), ("last", self.late_last)) for p in (50, 99, 100)}
+        }).encode()
+        if reset:
+            self.late_first.clear()
+            self.late_last.clear()
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                     + f"Content-Length: {len(payload)}\r\n\r\n".encode() + payload)
 
 
 async def main() -> None:
@@ -99,6 +125,12 @@ async def main() -> None:
     args = parser.parse_args()
     upstream = Upstream(args.latency, args.chunk_delay, args.text)
     server = await asyncio.start_server(upstream.serve, args.host, args.port, backlog=4096)
+    # A load instrument must not pause: a collector pass in this one loop delays every
+    # stream's next chunk, which the load test would count as the service's overhead. What it
+    # allocates per stream is freed by reference counting (scripts/loadtest reports its RSS).
+    gc.collect()
+    gc.freeze()
+    gc.disable()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -109,4 +141,9 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    try:  # uvloop when installed (the test extra has it): a punctual schedule needs a fast loop
+        import uvloop
+    except ImportError:
+        asyncio.run(main())
+    else:
+        uvloop.run(main())
