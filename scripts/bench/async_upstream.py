@@ -40,6 +40,9 @@ class Upstream:
         # what this instrument adds to the times the load test measures (GET /lateness).
         self.late_first: list[float] = []
         self.late_last: list[float] = []
+        # The worst lateness of any first or last event per wall-clock minute (epoch seconds //
+        # 60), to set beside the load test's own minutes.
+        self.worst_by_minute: dict[int, float] = {}
 
     async def serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
@@ -76,7 +79,7 @@ class Upstream:
             await asyncio.sleep(max(0.0, begun + offset - loop.time()))
             return loop.time() - (begun + offset)
 
-        self.late_first.append(await at(self.latency))
+        self.late_first.append(self._note(await at(self.latency)))
         created = int(time.time())
         writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
                      b"Transfer-Encoding: chunked\r\n\r\n")
@@ -89,7 +92,8 @@ class Upstream:
         writer.write(_chunk(model, created, {}, "stop"))
         # The same schedule as tests/fakes/openai_server.py (a delay before every event after
         # the first), which scripts/loadtest's configured upstream time assumes.
-        self.late_last.append(await at(self.latency + (len(self.words) + 2) * self.chunk_delay))
+        self.late_last.append(self._note(
+            await at(self.latency + (len(self.words) + 2) * self.chunk_delay)))
         prompt = sum(len(m.get("content", "")) for m in body.get("messages", [])) // 4
         writer.write(_chunk(model, created, {}, usage={
             "prompt_tokens": prompt, "completion_tokens": len(self.words),
@@ -97,6 +101,11 @@ class Upstream:
         writer.write(_http_chunk(b"data: [DONE]\n\n") + b"0\r\n\r\n")
         await writer.drain()
 
+
+    def _note(self, late: float) -> float:
+        minute = int(time.time() // 60)
+        self.worst_by_minute[minute] = max(late, self.worst_by_minute.get(minute, 0.0))
+        return late
 
     def _lateness(self, writer: asyncio.StreamWriter, reset: bool) -> None:
         def ms(values: list[float], p: float) -> float:
@@ -106,11 +115,14 @@ class Upstream:
 
         payload = json.dumps({"streams": len(self.late_last), **{
             f"{name}_p{p}_ms": ms(values, p) for name, values in
-            (("first", self.late_first), ("last", self.late_last)) for p in (50, 99, 100)}
+            (("first", self.late_first), ("last", self.late_last)) for p in (50, 99, 100)},
+            "worst_by_minute_ms": {minute: round(late * 1000, 1)
+                                   for minute, late in self.worst_by_minute.items()},
         }).encode()
         if reset:
             self.late_first.clear()
             self.late_last.clear()
+            self.worst_by_minute.clear()
         writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
                      + f"Content-Length: {len(payload)}\r\n\r\n".encode() + payload)
 
