@@ -57,7 +57,7 @@ def _gunicorn(config) -> None:
         def load_config(self) -> None:
             # Worker model: drafting requests spend seconds waiting on an LLM and stream while
             # they wait, so a process per request (sync workers) would hold a whole process
-            # idle per user. gthread keeps a few processes (one or two per core) each with many
+            # idle per user. gthread keeps a few processes (docs/deploy.md, Sizing) each with many
             # threads: waiting threads cost little memory, the GIL is released during network
             # I/O, and the openai client, SQLAlchemy and psycopg need no monkey-patching (which
             # gevent would). Threads per worker bound the concurrent drafts and, with
