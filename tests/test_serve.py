@@ -40,7 +40,9 @@ def _serving(tmp_path, env_extra: dict[str, str], *args: str) -> Iterator[tuple[
             try:
                 if requests.get(f"{base}/healthz", timeout=1).ok:
                     break
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.Timeout):
+                # Not up yet: refused before the master binds, or bound while no worker has
+                # finished booting to answer (seconds on a slow, busy machine).
                 time.sleep(0.1)
         else:
             log.seek(0)

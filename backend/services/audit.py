@@ -21,6 +21,7 @@ from backend.governance import audit_chain
 from backend.governance.identity import Principal
 from backend.logs import current_request_id
 from backend.services.runtime import Runtime
+from backend.storage import pg_script
 from backend.storage.models import AuditCheckpoint, AuditEvent, AuditHead, new_id, utcnow
 
 log = logging.getLogger(__name__)
@@ -32,19 +33,41 @@ def actor_pseudonym(rt: Runtime, principal: Principal) -> str:
                                               f"{principal.subject}")
 
 
-def record(rt: Runtime, session: Session, principal: Principal, action: str, *,
-           result: str = "success", target: tuple[str, str] | None = None,
-           provider: str | None = None, model: str | None = None,
-           prompt_tokens: int | None = None, completion_tokens: int | None = None,
-           cost_usd: Decimal | None = None, pii_counts: dict[str, int] | None = None,
-           details: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Append one event to the principal's tenant chain within `session`'s transaction."""
-    tenant_id = principal.tenant_id
-    prev_seq, prev_hash = _lock_head(session, tenant_id)
-    occurred = utcnow()
+def record(rt: Runtime, session: Session, principal: Principal, action: str,
+           **fields: Any) -> dict[str, Any]:
+    """Append one event to the principal's tenant chain within `session`'s transaction.
+
+    `fields`: result ("success"), target (type, id), provider, model, prompt_tokens,
+    completion_tokens, cost_usd, pii_counts, details -- as `new_event` takes them.
+    """
+    prev_seq, prev_hash = _lock_head(session, principal.tenant_id)
+    event = new_event(rt, principal, action, prev_seq, prev_hash, **fields)
+    # Core statements, not ORM objects: this runs on every draft, and the unit of work costs
+    # more than the two inserts themselves.
+    connection = session.connection()
+    params = _append_params(event)
+    if connection.dialect.name == "postgresql":  # one round trip instead of two
+        connection.execute(_APPEND_AND_MOVE_HEAD, params)
+    else:
+        connection.execute(_INSERT_EVENT, {k[2:]: v for k, v in params.items()
+                                           if k.startswith("e_")})
+        connection.execute(_MOVE_HEAD, params)
+    checkpoint = _checkpoint_due(rt, event)
+    if checkpoint is not None:
+        connection.execute(_INSERT_CHECKPOINT, checkpoint)
+    return event
+
+
+def new_event(rt: Runtime, principal: Principal, action: str, prev_seq: int, prev_hash: str, *,
+              result: str = "success", target: tuple[str, str] | None = None,
+              provider: str | None = None, model: str | None = None,
+              prompt_tokens: int | None = None, completion_tokens: int | None = None,
+              cost_usd: Decimal | None = None, pii_counts: dict[str, int] | None = None,
+              details: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The sealed event that follows (prev_seq, prev_hash) in the principal's tenant chain."""
     event: dict[str, Any] = {
-        "event_id": new_id(), "tenant_id": tenant_id, "seq": prev_seq + 1,
-        "occurred_at": iso(occurred), "actor": actor_pseudonym(rt, principal),
+        "event_id": new_id(), "tenant_id": principal.tenant_id, "seq": prev_seq + 1,
+        "occurred_at": iso(utcnow()), "actor": actor_pseudonym(rt, principal),
         "actor_roles": sorted(principal.roles), "action": action,
         "target_type": target[0] if target else None,
         "target_id": target[1] if target else None, "request_id": current_request_id(),
@@ -58,25 +81,38 @@ def record(rt: Runtime, session: Session, principal: Principal, action: str, *,
         "prev_hash": prev_hash,
     }
     event["hash"] = audit_chain.event_hash(prev_hash, event)
-    # Core statements, not ORM objects: this runs on every draft, and the unit of work costs
-    # more than the two inserts themselves.
-    connection = session.connection()
-    row = {**event, "occurred_at": occurred}
-    head = {"head_tenant": tenant_id, "head_seq": event["seq"], "head_hash": event["hash"]}
-    if connection.dialect.name == "postgresql":  # one round trip instead of two
-        connection.execute(_APPEND_AND_MOVE_HEAD, {**{f"e_{k}": v for k, v in row.items()},
-                                                   **head})
-    else:
-        connection.execute(_INSERT_EVENT, row)
-        connection.execute(_MOVE_HEAD, head)
-    key = signing_key(rt)
-    if key is not None and event["seq"] % rt.settings.audit_checkpoint_every == 0:
-        session.add(checkpoint_row(tenant_id, event["seq"], event["hash"], key))
     return event
+
+
+def append_script(rt: Runtime, event: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """SQL and parameters that append `event` and move the head, for a PostgreSQL script
+    (storage.pg_script) that has locked the head with LOCK_HEAD_SQL earlier in its transaction;
+    a signed checkpoint is added when one is due."""
+    params = _append_params(event)
+    checkpoint = _checkpoint_due(rt, event)
+    if checkpoint is None:
+        return _APPEND_SQL, params
+    return (_APPEND_SQL + "; " + _CHECKPOINT_SQL,
+            {**params, **{f"c_{k}": v for k, v in checkpoint.items()}})
+
+
+def _append_params(event: dict[str, Any]) -> dict[str, Any]:
+    row = {**event, "occurred_at": parse_iso(event["occurred_at"])}
+    return {**{f"e_{k}": v for k, v in row.items()}, "head_tenant": event["tenant_id"],
+            "head_seq": event["seq"], "head_hash": event["hash"]}
+
+
+def _checkpoint_due(rt: Runtime, event: dict[str, Any]) -> dict[str, Any] | None:
+    """The signed checkpoint's columns when this event is due one (every N, with a key)."""
+    key = signing_key(rt)
+    if key is None or event["seq"] % rt.settings.audit_checkpoint_every:
+        return None
+    return checkpoint_values(event["tenant_id"], event["seq"], event["hash"], key)
 
 
 # Statements built once with bind parameters, so SQLAlchemy compiles them once per process.
 _INSERT_EVENT = AuditEvent.__table__.insert()
+_INSERT_CHECKPOINT = AuditCheckpoint.__table__.insert().inline()  # no RETURNING of the id
 _MOVE_HEAD = (AuditHead.__table__.update()
               .where(AuditHead.__table__.c.tenant_id == bindparam("head_tenant"))
               .values(seq=bindparam("head_seq"), hash=bindparam("head_hash")))
@@ -90,6 +126,11 @@ _EVENT_KEYS = ("event_id", "tenant_id", "seq", "occurred_at", "actor", "actor_ro
 _APPEND_AND_MOVE_HEAD = (AuditEvent.__table__.insert()
                          .values({k: bindparam(f"e_{k}") for k in _EVENT_KEYS})
                          .add_cte(_MOVE_HEAD.cte("moved_head")))
+_CHECKPOINT_KEYS = ("tenant_id", "seq", "head_hash", "created_at", "key_id", "signature")
+# The same statements as SQL for PostgreSQL scripts, rendered once.
+_APPEND_SQL = pg_script.render(_APPEND_AND_MOVE_HEAD)
+_CHECKPOINT_SQL = pg_script.render(AuditCheckpoint.__table__.insert().inline().values(
+    {k: bindparam(f"c_{k}") for k in _CHECKPOINT_KEYS}))
 
 
 _HEADS = AuditHead.__table__
@@ -97,6 +138,8 @@ _HEADS = AuditHead.__table__
 # round trip on every draft, and the tenant is named explicitly anyway.
 _READ_HEAD = select(_HEADS.c.seq, _HEADS.c.hash).where(_HEADS.c.tenant_id == bindparam("t"))
 _LOCK_HEAD = _READ_HEAD.with_for_update()
+# For scripts: lock the head of tenant %(t)s; the script's last rows are then its (seq, hash).
+LOCK_HEAD_SQL = pg_script.render(_LOCK_HEAD)
 
 
 def _lock_head(session: Session, tenant_id: str) -> tuple[int, str]:
@@ -119,13 +162,13 @@ def _lock_head(session: Session, tenant_id: str) -> tuple[int, str]:
     return row.seq, row.hash
 
 
-def checkpoint_row(tenant_id: str, seq: int, head_hash: str, key) -> AuditCheckpoint:
-    """A signed checkpoint row for (seq, head hash)."""
+def checkpoint_values(tenant_id: str, seq: int, head_hash: str, key) -> dict[str, Any]:
+    """The columns of a signed checkpoint for (seq, head hash)."""
     created = iso(utcnow())
     cp = audit_chain.make_checkpoint(tenant_id, seq, head_hash, key, created)
-    return AuditCheckpoint(tenant_id=tenant_id, seq=seq, head_hash=head_hash,
-                           created_at=parse_iso(created), key_id=cp["key_id"],
-                           signature=cp["signature"])
+    return {"tenant_id": tenant_id, "seq": seq, "head_hash": head_hash,
+            "created_at": parse_iso(created), "key_id": cp["key_id"],
+            "signature": cp["signature"]}
 
 
 def signing_key(rt: Runtime):

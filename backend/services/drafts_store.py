@@ -3,21 +3,27 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
 
 from backend.drafting.model import DraftOptions
 from backend.errors import Conflict, NotFound
-from backend.governance import rbac
+from backend.governance import audit_chain, rbac
 from backend.governance.identity import Principal
 from backend.providers.llm.base import Usage
 from backend.services import accounts, audit
 from backend.services.runtime import Runtime
 from backend.services.tenants import policy_for
+from backend.storage import pg_script
 from backend.storage.models import Draft, Feedback, new_id, utcnow
 
 
 _INSERT_DRAFT = Draft.__table__.insert()  # compiled once; see save_draft
+_DRAFT_KEYS = tuple(c.name for c in Draft.__table__.c)
+_BEGIN_AND_INSERT_DRAFT = ("BEGIN; " + pg_script.render(Draft.__table__.insert().values(
+    {k: bindparam(k) for k in _DRAFT_KEYS})) + "; " + audit.LOCK_HEAD_SQL)
+_CREATE_HEAD = ("INSERT INTO audit_heads (tenant_id, seq, hash) VALUES (%(t)s, 0, %(genesis)s) "
+                "ON CONFLICT DO NOTHING; " + audit.LOCK_HEAD_SQL)
 
 
 def save_draft(rt: Runtime, principal: Principal, *, surface: str, status: str, provider: str,
@@ -48,21 +54,39 @@ def save_draft(rt: Runtime, principal: Principal, *, surface: str, status: str, 
 def _insert(rt: Runtime, principal: Principal, draft_id: str, *, options: DraftOptions,
             usage: Usage, **columns) -> None:
     """The draft row and its audit event, in one transaction."""
+    row = dict(columns, id=draft_id, tenant_id=principal.tenant_id, user_id=principal.user_id,
+               tone=str(options.tone), length=str(options.length),
+               refine=str(options.refine) if options.refine else None,
+               prompt_tokens=usage.prompt_tokens, completion_tokens=usage.completion_tokens,
+               created_at=utcnow())
+    event = dict(target=("draft", draft_id), provider=columns["provider"],
+                 model=columns["model"], prompt_tokens=usage.prompt_tokens,
+                 completion_tokens=usage.completion_tokens, cost_usd=columns["cost_usd"],
+                 pii_counts=columns["pii_counts"],
+                 details={k: columns[k] for k in ("surface", "status", "attempts", "failovers",
+                                                  "offline_fallback")})
+    if rt.db.dialect == "postgresql":
+        _insert_postgresql(rt, principal, row, event)
+        return
     with rt.db.session(principal.tenant_id) as session:
         # A Core insert: this is on every draft's path and the ORM unit of work is the slow part.
-        session.connection().execute(_INSERT_DRAFT, dict(
-            columns, id=draft_id, tenant_id=principal.tenant_id, user_id=principal.user_id,
-            tone=str(options.tone), length=str(options.length),
-            refine=str(options.refine) if options.refine else None,
-            prompt_tokens=usage.prompt_tokens, completion_tokens=usage.completion_tokens,
-            created_at=utcnow()))
-        audit.record(rt, session, principal, "draft.create", target=("draft", draft_id),
-                     provider=columns["provider"], model=columns["model"],
-                     prompt_tokens=usage.prompt_tokens,
-                     completion_tokens=usage.completion_tokens, cost_usd=columns["cost_usd"],
-                     pii_counts=columns["pii_counts"],
-                     details={k: columns[k] for k in ("surface", "status", "attempts",
-                                                      "failovers", "offline_fallback")})
+        session.connection().execute(_INSERT_DRAFT, row)
+        audit.record(rt, session, principal, "draft.create", **event)
+
+
+def _insert_postgresql(rt: Runtime, principal: Principal, row: dict, event: dict) -> None:
+    """Two round trips: BEGIN, the draft row and the lock on the tenant's audit head; then the
+    event, the head's move and COMMIT. The head is locked for one round trip instead of three
+    (storage/pg_script.py says why that matters)."""
+    with pg_script.script_session(rt.db) as script:
+        head = script.run(_BEGIN_AND_INSERT_DRAFT, pg_script.adapt(
+            {**row, "t": principal.tenant_id}))
+        if head is None:  # the tenant's first event: its head row is made once
+            head = script.run(_CREATE_HEAD, {"t": principal.tenant_id,
+                                             "genesis": audit_chain.GENESIS_HASH})
+        sealed = audit.new_event(rt, principal, "draft.create", head[0], head[1], **event)
+        sql, params = audit.append_script(rt, sealed)
+        script.run(sql + "; COMMIT", pg_script.adapt(params))
 
 
 def record_feedback(rt: Runtime, principal: Principal, draft_id: str, *, action: str | None,
