@@ -39,7 +39,8 @@ class Settings:
     env: str = "development"                       # REPLYWISE_ENV: development | production
     data_dir: Path = Path("var")                   # REPLYWISE_DATA_DIR: SQLite file, local keys
     database_url: str = ""                         # REPLYWISE_DATABASE_URL (default: SQLite in data_dir)
-    db_pool_size: int = 10                         # REPLYWISE_DB_POOL_SIZE (PostgreSQL, per worker; +2x overflow)
+    db_pool_size: int = 10                         # REPLYWISE_DB_POOL_SIZE (PostgreSQL, per worker)
+    db_max_overflow: int | None = None             # REPLYWISE_DB_MAX_OVERFLOW (default: 2x the pool)
     db_pool_timeout_s: float = 10.0                # REPLYWISE_DB_POOL_TIMEOUT_S (then 503 database_busy)
     redis_url: str | None = None                   # REPLYWISE_REDIS_URL
     redis_prefix: str = "replywise:"               # REPLYWISE_REDIS_PREFIX (keys of this deployment)
@@ -140,6 +141,8 @@ class Settings:
             data_dir=Path(reader.text("DATA_DIR", "var")),
             database_url=reader.text("DATABASE_URL", ""),
             db_pool_size=reader.integer("DB_POOL_SIZE", 10, 1, 500),
+            db_max_overflow=(reader.integer("DB_MAX_OVERFLOW", 0, 0, 1000)
+                             if reader.text("DB_MAX_OVERFLOW", "") else None),
             db_pool_timeout_s=reader.number("DB_POOL_TIMEOUT_S", 10.0, 0.1, 300.0),
             redis_url=reader.text("REDIS_URL", "") or None,
             redis_prefix=reader.text("REDIS_PREFIX", "replywise:"),

@@ -48,6 +48,7 @@ def test_provider_chain_from_json_with_key_from_another_variable():
     ({"REPLYWISE_WORKERS": "0"}, "REPLYWISE_WORKERS"),
     ({"REPLYWISE_DB_POOL_SIZE": "0"}, "REPLYWISE_DB_POOL_SIZE"),
     ({"REPLYWISE_DB_POOL_TIMEOUT_S": "soon"}, "REPLYWISE_DB_POOL_TIMEOUT_S"),
+    ({"REPLYWISE_DB_MAX_OVERFLOW": "-1"}, "REPLYWISE_DB_MAX_OVERFLOW"),
     ({"REPLYWISE_LOG_JSON": "maybe"}, "REPLYWISE_LOG_JSON"),
     ({"REPLYWISE_PROVIDERS": "{not json"}, "REPLYWISE_PROVIDERS"),
     ({"REPLYWISE_PROVIDERS": '[{"kind": "nope"}]'}, "REPLYWISE_PROVIDERS[0].kind"),

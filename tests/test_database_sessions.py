@@ -103,3 +103,42 @@ def test_an_exhausted_connection_pool_answers_503_database_busy(postgres_url, tm
             connection.close()
     assert client.post("/api/v1/drafts", json=draft_body(tone="direct")).status_code == 200
     rt.close()
+
+
+def test_with_no_overflow_a_worker_never_opens_more_than_its_pool(postgres_url, tmp_path):
+    """REPLYWISE_DB_MAX_OVERFLOW=0: the pool is a hard cap on a worker's connections, so
+    workers x pool can be fitted under PostgreSQL's max_connections; a burst waits for a
+    pooled connection and, past the pool timeout, gets 503 database_busy."""
+    settings = Settings.from_env({"REPLYWISE_DATABASE_URL": postgres_url,
+                                  "REPLYWISE_DATA_DIR": str(tmp_path),
+                                  "REPLYWISE_PSEUDONYM_KEY": "test-pseudonym-key-0123456789",
+                                  "REPLYWISE_DRAFT_CACHE_TTL_S": "0",
+                                  "REPLYWISE_DB_POOL_SIZE": "2", "REPLYWISE_DB_MAX_OVERFLOW": "0",
+                                  "REPLYWISE_DB_POOL_TIMEOUT_S": "0.2"})
+    assert settings.db_max_overflow == 0
+    app = create_app(settings)
+    rt = app.extensions["replywise"]
+    client = app.test_client()
+    assert client.post("/api/v1/drafts", json=draft_body()).status_code == 200
+    held = [rt.db.engine.connect() for _ in range(2)]  # the whole pool
+    try:
+        response = client.post("/api/v1/drafts", json=draft_body(tone="formal"))
+        assert response.status_code == 503
+        assert response.get_json()["error"]["code"] == "database_busy"
+        assert rt.db.engine.pool.checkedout() == 2  # no third connection was opened
+    finally:
+        for connection in held:
+            connection.close()
+    assert client.post("/api/v1/drafts", json=draft_body(tone="direct")).status_code == 200
+    rt.close()
+
+
+def test_by_default_a_burst_may_open_twice_the_pool_more(postgres_url, tmp_path):
+    database = Database(postgres_url, pool_size=1, pool_timeout_s=0.2)
+    try:
+        held = [database.engine.connect() for _ in range(3)]
+        assert database.engine.pool.checkedout() == 3
+        for connection in held:
+            connection.close()
+    finally:
+        database.dispose()

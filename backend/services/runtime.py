@@ -56,6 +56,7 @@ def build_runtime(settings: Settings) -> Runtime:
     rt = Runtime(
         settings=settings,
         db=Database(settings.resolved_database_url, pool_size=settings.db_pool_size,
+                    max_overflow=settings.db_max_overflow,
                     pool_timeout_s=settings.db_pool_timeout_s),
         providers=shape([build_provider(config) for config in settings.providers],
                         settings.providers, redis, settings.redis_prefix),

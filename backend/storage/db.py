@@ -17,7 +17,7 @@ from backend.storage import scoping
 
 
 def make_engine(url: str, *, echo: bool = False, pool_size: int = 10,
-                pool_timeout_s: float = 10.0) -> Engine:
+                max_overflow: int | None = None, pool_timeout_s: float = 10.0) -> Engine:
     """Create the engine with per-dialect settings that matter for concurrent writers."""
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
@@ -35,7 +35,12 @@ def make_engine(url: str, *, echo: bool = False, pool_size: int = 10,
     # pool_recycle retires connections before server or proxy idle timeouts close them.
     # A request that waits pool_timeout_s for a connection gets 503 database_busy: past that,
     # waiting longer only makes every queued request slower (docs/deploy.md sizes the pool).
-    return create_engine(url, echo=echo, pool_size=pool_size, max_overflow=pool_size * 2,
+    # Overflow connections are opened for a burst and closed after it; where PostgreSQL's
+    # max_connections cannot take every worker's pool plus overflow, an operator sets the
+    # overflow to 0, so a burst waits for a pooled connection rather than failing with "too
+    # many clients" and paying a new server process per checkout.
+    return create_engine(url, echo=echo, pool_size=pool_size,
+                         max_overflow=pool_size * 2 if max_overflow is None else max_overflow,
                          pool_recycle=1800, pool_timeout=pool_timeout_s)
 
 
@@ -96,9 +101,9 @@ class Database:
     """Owns the engine and hands out tenant-scoped sessions."""
 
     def __init__(self, url: str, *, echo: bool = False, pool_size: int = 10,
-                 pool_timeout_s: float = 10.0):
+                 max_overflow: int | None = None, pool_timeout_s: float = 10.0):
         self.url = url
-        self.engine = make_engine(url, echo=echo, pool_size=pool_size,
+        self.engine = make_engine(url, echo=echo, pool_size=pool_size, max_overflow=max_overflow,
                                   pool_timeout_s=pool_timeout_s)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         path = url.split("///", 1)[-1] if url.startswith("sqlite") else ""
