@@ -5,8 +5,9 @@ round trips -- BEGIN, three statements, COMMIT -- and after each one a loaded wo
 waits for the GIL again. The audit chain head stays locked from the statement that locks it
 to COMMIT, so every one of those waits also held up the tenant's other writers. A script is
 one simple-protocol message holding several statements; the server runs them in order and
-stops at the first error. The values are bound client-side by the driver (quoted as literals,
-never pasted in as text), which the simple protocol needs.
+stops at the first error. The simple protocol has no parameters, so the driver binds the
+values client-side: each is escaped and quoted as a literal by psycopg, never formatted into
+the SQL by us.
 
 SQLite has no round trips to save; its callers keep using sessions. psycopg is imported only
 when a script runs: the embedded default installs no PostgreSQL driver.
