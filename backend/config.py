@@ -324,11 +324,14 @@ def _provider(entry: Any, index: int, reader: _Reader) -> ProviderConfig:
         timeout = float(entry.get("timeout_s", 30.0))
     except (TypeError, ValueError):
         raise ConfigError(f"{where}.timeout_s must be a number") from None
+    coalesce = entry.get("coalesce_ms", 0)
+    if not isinstance(coalesce, int) or isinstance(coalesce, bool) or not 0 <= coalesce <= 1000:
+        raise ConfigError(f"{where}.coalesce_ms must be an integer from 0 to 1000")
     return ProviderConfig(
         name=str(name), kind=kind, model=str(entry.get("model") or entry.get("deployment") or kind),
         base_url=entry.get("base_url"), api_key=api_key, api_version=entry.get("api_version"),
         deployment=entry.get("deployment"), region=str(entry.get("region", "global")),
-        timeout_s=timeout, **_shaping(entry, where),
+        timeout_s=timeout, coalesce_ms=coalesce, **_shaping(entry, where),
     )
 
 

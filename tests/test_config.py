@@ -1,6 +1,7 @@
 """Settings: defaults, validation that names the variable, and .env.example completeness."""
 from __future__ import annotations
 
+import json
 import re
 from decimal import Decimal
 from pathlib import Path
@@ -31,6 +32,14 @@ def test_compatible_base_url_needs_no_key():
     assert settings.providers[0].kind == "compatible"
 
 
+def test_a_provider_reads_its_stream_every_chunk_unless_told_to_coalesce():
+    settings = Settings.from_env({"REPLYWISE_PROVIDERS": json.dumps([
+        {"name": "a", "kind": "compatible", "model": "m", "base_url": "http://x"},
+        {"name": "b", "kind": "compatible", "model": "m", "base_url": "http://x",
+         "coalesce_ms": 40}])})
+    assert [p.coalesce_ms for p in settings.providers] == [0, 40]
+
+
 def test_provider_chain_from_json_with_key_from_another_variable():
     settings = Settings.from_env({
         "REPLYWISE_PROVIDERS": '[{"name": "eu", "kind": "azure", "base_url": "https://x",'
@@ -54,6 +63,10 @@ def test_provider_chain_from_json_with_key_from_another_variable():
     ({"REPLYWISE_PROVIDERS": '[{"kind": "nope"}]'}, "REPLYWISE_PROVIDERS[0].kind"),
     ({"REPLYWISE_PROVIDERS": '[{"kind": "compatible", "model": "m"}]'},
      "REPLYWISE_PROVIDERS[0].base_url"),
+    ({"REPLYWISE_PROVIDERS": '[{"kind": "compatible", "model": "m", "base_url": "http://x",'
+                             ' "coalesce_ms": -5}]'}, "REPLYWISE_PROVIDERS[0].coalesce_ms"),
+    ({"REPLYWISE_PROVIDERS": '[{"kind": "compatible", "model": "m", "base_url": "http://x",'
+                             ' "coalesce_ms": "soon"}]'}, "REPLYWISE_PROVIDERS[0].coalesce_ms"),
     ({"REPLYWISE_PRICES": '{"m": {"input_per_1k": "x"}}'}, "REPLYWISE_PRICES"),
     ({"REPLYWISE_PSEUDONYM_KEY": "short"}, "REPLYWISE_PSEUDONYM_KEY"),
     ({"REPLYWISE_ENV": "production"}, "REPLYWISE_PSEUDONYM_KEY"),

@@ -349,3 +349,34 @@ def test_more_concurrent_streams_than_the_sdk_default_keep_their_connections(
     first, second = openai_server.requests[:streams], openai_server.requests[streams:]
     assert len(second) == streams
     assert {r.client_port for r in second} <= {r.client_port for r in first}
+
+
+def _delta_times(provider: OpenAIProvider, request: CompletionRequest) -> tuple[float, list[float],
+                                                                              str]:
+    """(when the stream was asked for, when each delta arrived, the text), monotonic seconds."""
+    import time
+    began, times, text = time.monotonic(), [], []
+    for event in provider.stream(request, 10.0):
+        if isinstance(event, TextDelta):
+            times.append(time.monotonic())
+            text.append(event.text)
+    return began, times, "".join(text)
+
+
+def test_coalescing_reads_tokens_that_arrive_close_together_in_fewer_wake_ups(
+        make_provider: MakeProvider, openai_server: FakeOpenAIServer,
+        completion_request: CompletionRequest) -> None:
+    words = " ".join(f"w{i}" for i in range(12))
+    openai_server.set_default(Behaviour.ok(words, delay_between_chunks_s=0.03))
+    # Each token alone: the thread wakes for every chunk, 30 ms apart.
+    began, every, text = _delta_times(make_provider(), completion_request)
+    assert text == words
+    assert sum(1 for a, b in zip(every, every[1:]) if b - a > 0.015) >= 8
+    # Reading at most every 200 ms: the chunks that came meanwhile are read in one go.
+    began, batched, text = _delta_times(make_provider("batched", coalesce_ms=200),
+                                        completion_request)
+    assert text == words
+    assert batched[0] - began < 0.15  # the first words are not held back
+    assert sum(1 for a, b in zip(batched, batched[1:]) if b - a > 0.015) <= 3
+    stream = 0.03 * (len(words.split()) + 1)  # the server's own pace, finish chunk included
+    assert batched[-1] - began < stream + 0.2 + 0.25  # at most one pause more, plus slack

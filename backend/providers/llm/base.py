@@ -97,6 +97,9 @@ class ProviderConfig:
     deployment: str | None = None   # Azure only
     region: str = "global"
     timeout_s: float = 30.0
+    # After the first words, read the stream at most once per this many ms, so tokens that
+    # arrive close together are handled in one wake-up of the worker's thread (0: every chunk).
+    coalesce_ms: int = 0
     extra: dict[str, str] = field(default_factory=dict)
     # Upstream shaping (issue 7; providers/llm/shaping.py): None = no cap of that kind.
     rpm: int | None = None              # calls started in any 60 s

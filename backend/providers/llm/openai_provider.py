@@ -31,6 +31,8 @@ _RETRYABLE_STATUS = frozenset({408, 409, 425, 429})
 # 429 with these codes is a billing/quota problem: waiting will not fix it.
 _QUOTA_CODES = frozenset({"insufficient_quota", "billing_hard_limit_reached"})
 _DONE_MARKER = b"data: [DONE]"
+# A chunk that came back from the stream faster than this was already waiting, not awaited.
+_NO_WAIT_S = 0.001
 _BOM = b"\xef\xbb\xbf"
 # The SDK keeps at most 100 idle connections per client; a worker streams as many drafts at
 # once as it has threads (hundreds), so past 100 every finished draft closed its connection
@@ -59,6 +61,7 @@ class OpenAIProvider:
             raise ValueError(f"provider {config.name!r}: a model (or Azure deployment) is required")
         self.region = config.region
         self.timeout_s = config.timeout_s
+        self._coalesce_s = config.coalesce_ms / 1000
         self._max_tokens_param = config.extra.get(
             "max_tokens_param", _DEFAULT_MAX_TOKENS_PARAM[config.kind])
         # Some older OpenAI-compatible servers reject `stream_options`; allow turning it off.
@@ -96,9 +99,13 @@ class OpenAIProvider:
         usage: Usage | None = None
         try:  # closes the HTTP response even when our consumer abandons us mid-stream
             events = sse_data(response.iter_bytes())
+            woke = 0.0  # when the provider's data last woke this thread
             while True:
                 try:
+                    asked = time.monotonic()
                     data = next(events, None)
+                    if time.monotonic() - asked > _NO_WAIT_S:  # it had to wait for the data
+                        woke = time.monotonic()
                     if data is None or data == b"[DONE]":
                         break
                     if finish_reason is None and time.monotonic() > deadline:
@@ -129,6 +136,15 @@ class OpenAIProvider:
                     raise self._stream_error(exc) from exc
                 if text:
                     yield TextDelta(text)
+                    # Why: each chunk that wakes the thread costs far more CPU than one that was
+                    # already waiting (docs/benchmarks.md, issue 7: ~0.7 ms a wake-up on the
+                    # benchmark machine), and a provider sends a token every few ms. Pausing
+                    # before the next read lets the tokens that arrive meanwhile be read in one
+                    # go; the first words have already gone out, and the stream ends at most
+                    # one pause later.
+                    pause = woke + self._coalesce_s - time.monotonic() if self._coalesce_s else 0
+                    if pause > 0:
+                        time.sleep(min(pause, max(0.0, deadline - time.monotonic())))
         finally:
             response.close()
 
