@@ -85,6 +85,18 @@ def test_postgres_connections_dropped_by_the_server_cost_one_503_then_recover(po
     app.extensions["replywise"].close()
 
 
+def _draft_while_connections_held(client, rt, count: int):
+    """(the response to a draft asked for while `count` pooled connections are taken, how many
+    were checked out when it was answered); the connections are given back after."""
+    held = [rt.db.engine.connect() for _ in range(count)]
+    try:
+        response = client.post("/api/v1/drafts", json=draft_body(tone="formal"))
+        return response, rt.db.engine.pool.checkedout()
+    finally:
+        for connection in held:
+            connection.close()
+
+
 def test_an_exhausted_connection_pool_answers_503_database_busy(postgres_url, tmp_path):
     app = create_app(Settings(env="development", data_dir=tmp_path, database_url=postgres_url,
                               pseudonym_key=b"test-pseudonym-key-0123456789",
@@ -92,15 +104,10 @@ def test_an_exhausted_connection_pool_answers_503_database_busy(postgres_url, tm
     client = app.test_client()
     rt = app.extensions["replywise"]
     assert client.post("/api/v1/drafts", json=draft_body()).status_code == 200
-    held = [rt.db.engine.connect() for _ in range(3)]  # pool 1 + overflow 2: all taken
-    try:
-        response = client.post("/api/v1/drafts", json=draft_body(tone="formal"))
-        assert response.status_code == 503
-        assert response.get_json()["error"]["code"] == "database_busy"
-        assert response.headers["Retry-After"] == "2"
-    finally:
-        for connection in held:
-            connection.close()
+    response, _ = _draft_while_connections_held(client, rt, 3)  # pool 1 + overflow 2
+    assert response.status_code == 503
+    assert response.get_json()["error"]["code"] == "database_busy"
+    assert response.headers["Retry-After"] == "2"
     assert client.post("/api/v1/drafts", json=draft_body(tone="direct")).status_code == 200
     rt.close()
 
@@ -120,15 +127,10 @@ def test_with_no_overflow_a_worker_never_opens_more_than_its_pool(postgres_url, 
     rt = app.extensions["replywise"]
     client = app.test_client()
     assert client.post("/api/v1/drafts", json=draft_body()).status_code == 200
-    held = [rt.db.engine.connect() for _ in range(2)]  # the whole pool
-    try:
-        response = client.post("/api/v1/drafts", json=draft_body(tone="formal"))
-        assert response.status_code == 503
-        assert response.get_json()["error"]["code"] == "database_busy"
-        assert rt.db.engine.pool.checkedout() == 2  # no third connection was opened
-    finally:
-        for connection in held:
-            connection.close()
+    response, checked_out = _draft_while_connections_held(client, rt, 2)  # the whole pool
+    assert response.status_code == 503
+    assert response.get_json()["error"]["code"] == "database_busy"
+    assert checked_out == 2  # no third connection was opened
     assert client.post("/api/v1/drafts", json=draft_body(tone="direct")).status_code == 200
     rt.close()
 

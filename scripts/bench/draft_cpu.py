@@ -27,6 +27,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
+from scratch import scratch_postgres  # noqa: E402 - scripts/bench, beside this file
+
 MESSAGE = ("Hi Sam,\n\nCould you resend the March invoice? The PDF we received was empty. "
            "Please also confirm whether the delivery is still planned for 3 December.\n\n"
            "Best regards,\nJane Doe\nHead of Purchasing, ACME Ltd\n")
@@ -49,20 +51,6 @@ def wait_for_port(port: int) -> None:
     raise SystemExit(f"nothing listens on {port}")
 
 
-def scratch_database(admin_url: str) -> str:
-    from sqlalchemy import create_engine, text
-    from backend.storage import migrate
-    engine = create_engine("postgresql+psycopg://" + admin_url.split("://", 1)[1],
-                           isolation_level="AUTOCOMMIT")
-    with engine.connect() as conn:
-        conn.execute(text('DROP DATABASE IF EXISTS "replywise_draft_cpu" WITH (FORCE)'))
-        conn.execute(text('CREATE DATABASE "replywise_draft_cpu"'))
-    engine.dispose()
-    url = admin_url.rsplit("/", 1)[0] + "/replywise_draft_cpu"
-    migrate.upgrade(url)
-    return url
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--drafts", type=int, default=400)
@@ -83,7 +71,8 @@ def main() -> None:
     try:
         wait_for_port(port)
         os.environ.update(
-            REPLYWISE_DATABASE_URL=scratch_database(args.postgres),
+            REPLYWISE_DATABASE_URL=scratch_postgres(args.postgres, "replywise_draft_cpu",
+                                                    migrate=True),
             REPLYWISE_DATA_DIR=tempfile.mkdtemp(prefix="replywise-draft-cpu-"),
             REPLYWISE_LOG_LEVEL="WARNING", REPLYWISE_REDIS_URL=args.redis,
             REPLYWISE_REDIS_PREFIX=f"draft-cpu:{os.getpid()}:",

@@ -20,6 +20,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
+from scratch import scratch_postgres  # noqa: E402 - scripts/bench, beside this file
+
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -28,7 +30,6 @@ def main() -> None:
     parser.add_argument("--postgres", default="postgresql://postgres@127.0.0.1:5432/test")
     args = parser.parse_args()
 
-    from sqlalchemy import create_engine, text
     from backend.config import Settings
     from backend.drafting.model import DraftOptions
     from backend.governance.identity import LOCAL_IDP, Principal
@@ -36,16 +37,8 @@ def main() -> None:
     from backend.services import accounts
     from backend.services.drafts_store import save_draft
     from backend.services.runtime import build_runtime
-    from backend.storage import migrate
 
-    admin = create_engine("postgresql+psycopg://" + args.postgres.split("://", 1)[1],
-                          isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text('DROP DATABASE IF EXISTS "replywise_draft_record" WITH (FORCE)'))
-        conn.execute(text('CREATE DATABASE "replywise_draft_record"'))
-    admin.dispose()
-    url = args.postgres.rsplit("/", 1)[0] + "/replywise_draft_record"
-    migrate.upgrade(url)
+    url = scratch_postgres(args.postgres, "replywise_draft_record", migrate=True)
     rt = build_runtime(Settings(database_url=url, data_dir=Path(tempfile.mkdtemp()),
                                 pseudonym_key=b"bench-pseudonym-key-0123456789",
                                 log_level="WARNING"))

@@ -28,6 +28,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
+from scratch import scratch_postgres  # noqa: E402 - scripts/bench, beside this file
+
 from backend.app import create_app  # noqa: E402
 from backend.config import Settings  # noqa: E402
 from backend.providers.llm.base import ProviderConfig  # noqa: E402
@@ -154,7 +156,8 @@ def main() -> None:
         raise SystemExit("wrk is needed for the HTTP part: apt-get install -y wrk")
     connections = [int(c) for c in args.connections.split(",")]
     with tempfile.TemporaryDirectory() as tmp:
-        urls = {"SQLite": f"sqlite:///{tmp}/bench.db", "PostgreSQL": _scratch_pg(args.postgres)}
+        urls = {"SQLite": f"sqlite:///{tmp}/bench.db",
+                "PostgreSQL": scratch_postgres(args.postgres, "replywise_bench")}
         print(f"Machine: {machine()}\n")
         print("| database | path | concurrency | p50 ms | p95 ms | p99 ms | drafts/s | errors |")
         print("|---|---|---|---|---|---|---|---|")
@@ -168,17 +171,6 @@ def main() -> None:
                 print(f"| {name} | HTTP, gunicorn {args.workers}×gthread | {r['connections']} "
                       f"| {r['p50']:.2f} | {r['p95']:.2f} | {r['p99']:.2f} | "
                       f"{r['rate']:.0f} | {r['errors']} |", flush=True)
-
-
-def _scratch_pg(admin_url: str) -> str:
-    from sqlalchemy import create_engine, text
-    engine = create_engine("postgresql+psycopg://" + admin_url.split("://", 1)[1],
-                           isolation_level="AUTOCOMMIT")
-    with engine.connect() as conn:
-        conn.execute(text('DROP DATABASE IF EXISTS "replywise_bench" WITH (FORCE)'))
-        conn.execute(text('CREATE DATABASE "replywise_bench"'))
-    engine.dispose()
-    return admin_url.rsplit("/", 1)[0] + "/replywise_bench"
 
 
 if __name__ == "__main__":
