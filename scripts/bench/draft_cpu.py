@@ -10,6 +10,7 @@ system calls. --profile writes a cProfile (CPU clock) of a second pass to the gi
 
 Usage: .venv/bin/python scripts/bench/draft_cpu.py [--drafts 400] [--warm 200]
        [--chunk-delay 0] [--words 20] [--postgres URL] [--redis URL] [--profile FILE]
+       [--every N]
 """
 from __future__ import annotations
 
@@ -60,6 +61,9 @@ def main() -> None:
     parser.add_argument("--postgres", default="postgresql://postgres@127.0.0.1:5432/test")
     parser.add_argument("--redis", default="redis://127.0.0.1:6379/0")
     parser.add_argument("--profile", default="")
+    parser.add_argument("--every", type=int, default=0,
+                        help="also print CPU per draft for each block of this many drafts, to "
+                             "see whether it grows as the database and the process fill up")
     args = parser.parse_args()
 
     port = free_port()
@@ -99,8 +103,14 @@ def main() -> None:
         for n in range(args.warm):
             draft(n)
         cpu, wall = time.process_time(), time.perf_counter()
+        block = cpu
         for n in range(args.drafts):
             draft(100_000 + n)
+            if args.every and (n + 1) % args.every == 0:
+                now = time.process_time()
+                print(f"drafts {n + 2 - args.every}-{n + 1}: CPU "
+                      f"{(now - block) / args.every * 1000:.2f} ms per draft", flush=True)
+                block = now
         cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
         print(f"{args.drafts} drafts of {args.words + 2} chunks, {args.chunk_delay * 1000:g} ms "
               f"apart: CPU {cpu / args.drafts * 1000:.2f} ms and wall "
