@@ -12,7 +12,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any, Mapping
 
-from backend.providers.llm.base import ProviderConfig
+from backend.providers.llm.base import DEFAULT_COALESCE_MS, ProviderConfig
 
 PREFIX = "REPLYWISE_"
 
@@ -324,7 +324,7 @@ def _provider(entry: Any, index: int, reader: _Reader) -> ProviderConfig:
         timeout = float(entry.get("timeout_s", 30.0))
     except (TypeError, ValueError):
         raise ConfigError(f"{where}.timeout_s must be a number") from None
-    coalesce = entry.get("coalesce_ms", 0)
+    coalesce = entry.get("coalesce_ms", DEFAULT_COALESCE_MS)
     if not isinstance(coalesce, int) or isinstance(coalesce, bool) or not 0 <= coalesce <= 1000:
         raise ConfigError(f"{where}.coalesce_ms must be an integer from 0 to 1000")
     return ProviderConfig(

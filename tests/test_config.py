@@ -32,12 +32,14 @@ def test_compatible_base_url_needs_no_key():
     assert settings.providers[0].kind == "compatible"
 
 
-def test_a_provider_reads_its_stream_every_chunk_unless_told_to_coalesce():
+def test_a_provider_coalesces_its_stream_reads_over_50_ms_unless_told_otherwise():
     settings = Settings.from_env({"REPLYWISE_PROVIDERS": json.dumps([
         {"name": "a", "kind": "compatible", "model": "m", "base_url": "http://x"},
         {"name": "b", "kind": "compatible", "model": "m", "base_url": "http://x",
-         "coalesce_ms": 40}])})
-    assert [p.coalesce_ms for p in settings.providers] == [0, 40]
+         "coalesce_ms": 40},
+        {"name": "c", "kind": "compatible", "model": "m", "base_url": "http://x",
+         "coalesce_ms": 0}])})
+    assert [p.coalesce_ms for p in settings.providers] == [50, 40, 0]
 
 
 def test_provider_chain_from_json_with_key_from_another_variable():

@@ -15,7 +15,7 @@ from backend.providers.llm.base import (
     TextDelta,
     Usage,
 )
-from backend.providers.llm.openai_provider import OpenAIProvider, parse_retry_after
+from backend.providers.llm.openai_provider import OpenAIProvider, ReadPace, parse_retry_after
 from tests.fakes.openai_server import Behaviour, FakeOpenAIServer, default_reply
 
 MakeProvider = Callable[..., OpenAIProvider]
@@ -369,7 +369,7 @@ def test_coalescing_reads_tokens_that_arrive_close_together_in_fewer_wake_ups(
     words = " ".join(f"w{i}" for i in range(12))
     openai_server.set_default(Behaviour.ok(words, delay_between_chunks_s=0.03))
     # Each token alone: the thread wakes for every chunk, 30 ms apart.
-    began, every, text = _delta_times(make_provider(), completion_request)
+    began, every, text = _delta_times(make_provider(coalesce_ms=0), completion_request)
     assert text == words
     assert sum(1 for a, b in zip(every, every[1:]) if b - a > 0.015) >= 8
     # Reading at most every 200 ms: the chunks that came meanwhile are read in one go.
@@ -380,3 +380,56 @@ def test_coalescing_reads_tokens_that_arrive_close_together_in_fewer_wake_ups(
     assert sum(1 for a, b in zip(batched, batched[1:]) if b - a > 0.015) <= 3
     stream = 0.03 * (len(words.split()) + 1)  # the server's own pace, finish chunk included
     assert batched[-1] - began < stream + 0.2 + 0.25  # at most one pause more, plus slack
+
+
+def test_a_stream_slower_than_the_coalescing_window_is_read_chunk_by_chunk(
+        make_provider: MakeProvider, openai_server: FakeOpenAIServer,
+        completion_request: CompletionRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Pausing a slow stream only adds a wake-up (the pause's end) to every chunk's own."""
+    import threading
+    import time
+
+    reader, sleep, pauses = threading.get_ident(), time.sleep, []
+
+    def counted_sleep(seconds: float) -> None:  # the fake server's threads sleep too
+        if threading.get_ident() == reader:
+            pauses.append(seconds)
+        sleep(seconds)
+
+    monkeypatch.setattr(time, "sleep", counted_sleep)
+    words = " ".join(f"w{i}" for i in range(6))
+    openai_server.set_default(Behaviour.ok(words, delay_between_chunks_s=0.12))
+    began, times, text = _delta_times(make_provider(coalesce_ms=50), completion_request)
+    assert pauses == []
+    assert text == words
+    # Each delta follows its own chunk (120 ms apart) rather than a pause's end.
+    assert len(times) == 6 and all(b - a > 0.08 for a, b in zip(times, times[1:]))
+
+
+def _paced(pace: ReadPace, arrivals: list[float]) -> list[tuple[float, bool]]:
+    """Drive `pace` as the provider does over chunks arriving at these times (seconds, from
+    0): per read, (the pause it asked for after it, whether the read had to wait)."""
+    now, out, pending = 0.0, [], sorted(arrivals)
+    while pending:
+        asked = now
+        waited = pending[0] > now
+        now = max(now, pending.pop(0))  # a read blocks until the next chunk is there
+        pace.read(asked, now)
+        pause = pace.pause(now)
+        out.append((round(pause, 3), waited))
+        now += max(pause, 0.0)
+    return out
+
+
+def test_read_pace_pauses_only_while_chunks_come_faster_than_the_window() -> None:
+    slow = _paced(ReadPace(0.05), [0.5 + 0.1 * i for i in range(6)])
+    assert slow == [(0.0, True)] * 6  # every chunk read the moment it comes
+    fast = _paced(ReadPace(0.05), [0.5 + 0.02 * i for i in range(20)])
+    assert fast[0] == (0.0, True)  # the first words go out at once
+    assert fast[1] == (0.05, True)  # two chunks 20 ms apart: wait a window for more
+    woken = sum(1 for _, waited in fast if waited)
+    assert woken <= 12 and len(fast) == 20  # every chunk read, most without a wake-up of its own
+    # A pause that nothing arrived in ends the pausing: the stream slowed down.
+    slowed = _paced(ReadPace(0.05), [0.5, 0.52, 0.7, 0.9, 1.1])
+    assert slowed[1][0] == 0.05 and slowed[2:] == [(0.0, True)] * 3
+    assert _paced(ReadPace(0.0), [0.5, 0.501, 0.502]) == [(0.0, True)] * 3

@@ -84,6 +84,9 @@ class LLMProvider(Protocol):
         ...
 
 
+DEFAULT_COALESCE_MS = 50
+
+
 @dataclass(frozen=True)
 class ProviderConfig:
     """One provider entry of the chain, from configuration."""
@@ -97,9 +100,10 @@ class ProviderConfig:
     deployment: str | None = None   # Azure only
     region: str = "global"
     timeout_s: float = 30.0
-    # After the first words, read the stream at most once per this many ms, so tokens that
-    # arrive close together are handled in one wake-up of the worker's thread (0: every chunk).
-    coalesce_ms: int = 0
+    # While tokens arrive closer together than this many ms, read the stream at most once per
+    # that time, so they cost the worker's thread one wake-up (openai_provider.ReadPace; 0:
+    # every chunk). 50 ms is 20 updates a second, smoother than reading speed needs.
+    coalesce_ms: int = DEFAULT_COALESCE_MS
     extra: dict[str, str] = field(default_factory=dict)
     # Upstream shaping (issue 7; providers/llm/shaping.py): None = no cap of that kind.
     rpm: int | None = None              # calls started in any 60 s

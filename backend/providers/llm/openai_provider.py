@@ -97,15 +97,14 @@ class OpenAIProvider:
         finish_reason: str | None = None
         model = self.model
         usage: Usage | None = None
+        pace = ReadPace(self._coalesce_s)
         try:  # closes the HTTP response even when our consumer abandons us mid-stream
             events = sse_data(response.iter_bytes())
-            woke = 0.0  # when the provider's data last woke this thread
             while True:
                 try:
                     asked = time.monotonic()
                     data = next(events, None)
-                    if time.monotonic() - asked > _NO_WAIT_S:  # it had to wait for the data
-                        woke = time.monotonic()
+                    pace.read(asked, time.monotonic())
                     if data is None or data == b"[DONE]":
                         break
                     if finish_reason is None and time.monotonic() > deadline:
@@ -136,13 +135,7 @@ class OpenAIProvider:
                     raise self._stream_error(exc) from exc
                 if text:
                     yield TextDelta(text)
-                    # Why: each chunk that wakes the thread costs far more CPU than one that was
-                    # already waiting (docs/benchmarks.md, issue 7: ~0.7 ms a wake-up on the
-                    # benchmark machine), and a provider sends a token every few ms. Pausing
-                    # before the next read lets the tokens that arrive meanwhile be read in one
-                    # go; the first words have already gone out, and the stream ends at most
-                    # one pause later.
-                    pause = woke + self._coalesce_s - time.monotonic() if self._coalesce_s else 0
+                    pause = pace.pause(time.monotonic())
                     if pause > 0:
                         time.sleep(min(pause, max(0.0, deadline - time.monotonic())))
         finally:
@@ -211,6 +204,42 @@ class OpenAIProvider:
         if code == "content_filter":  # Azure rejects a filtered prompt with a 400
             return ProviderError(self.name, "content filtered", retryable=False, status=status)
         return ProviderError(self.name, f"rejected {status}", retryable=False, status=status)
+
+
+class ReadPace:
+    """When to read a provider's stream again: at once while tokens come slowly; while they come
+    faster than one per `window_s`, not before `window_s` after the last one that woke the
+    thread, reading what came meanwhile without waiting.
+
+    Why: each chunk that wakes the worker's thread costs far more CPU than one that was already
+    waiting (docs/benchmarks.md, issue 7: 0.4-0.7 ms a wake-up on the benchmark machines), and a
+    provider sends a token every few ms. Pausing lets the tokens that arrive meanwhile be read
+    in one wake-up. Pausing starts only once two chunks have come closer together than the
+    window, so the first words are never held back and a slow stream is read exactly as without
+    it; a pause that nothing arrived in stops the pausing, since there a pause only adds a
+    wake-up (its own end) to the chunk's."""
+
+    def __init__(self, window_s: float) -> None:
+        self.window_s = window_s
+        self.pausing = False
+        self._arrived: float | None = None  # when data last woke the thread
+        self._paused = False
+
+    def read(self, asked: float, returned: float) -> None:
+        """Note one read of the stream, asked for and answered at these monotonic times."""
+        if returned - asked > _NO_WAIT_S:  # nothing was waiting: the data woke the thread
+            if self._paused:
+                self.pausing = False
+            elif self._arrived is not None and returned - self._arrived < self.window_s:
+                self.pausing = True
+            self._arrived = returned
+        self._paused = False
+
+    def pause(self, now: float) -> float:
+        """Seconds to wait, from monotonic time `now`, before the next read (0: read now)."""
+        wait = self._arrived + self.window_s - now if self.pausing and self._arrived else 0.0
+        self._paused = wait > 0
+        return wait
 
 
 def sse_data(chunks: Iterable[bytes]) -> Iterator[bytes]:
