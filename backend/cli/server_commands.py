@@ -88,12 +88,12 @@ def _gunicorn(config) -> None:
 def worker_app(config):
     """The WSGI app of one gunicorn worker, built in the worker after the fork."""
     from backend.app import create_app
-    # Drafts hold a per-tenant audit lock across a few database round trips; after each one
-    # the thread must win the GIL back. The default 5 ms switch interval would stretch that
-    # lock (and every other thread's I/O wake-up) by up to 5 ms per round trip under load, so
-    # workers switch ten times more eagerly. With hundreds of streams per worker the forced
-    # switches cost more than they save: see the REPLYWISE_GIL_SWITCH_INTERVAL_MS measurements
-    # in docs/benchmarks.md (issue 7).
+    # After each database or Redis round trip, and each upstream chunk, the thread must win
+    # the GIL back; the switch interval bounds how long another thread's work can hold it up.
+    # (On SQLite a draft's write still holds the tenant's audit lock across that wait; on
+    # PostgreSQL the server seals the event in one statement, docs/adr/0007.) With hundreds of
+    # streams per worker the forced switches of a short interval cost more than they save: see
+    # the REPLYWISE_GIL_SWITCH_INTERVAL_MS measurements in docs/benchmarks.md (issue 7).
     sys.setswitchinterval(config.gil_switch_interval_ms / 1000)
     app = create_app(config)
     freeze_startup_heap()

@@ -1,6 +1,7 @@
 """Recording drafts and feedback: usage metadata always, content only when the tenant opts in."""
 from __future__ import annotations
 
+import logging
 from decimal import Decimal
 
 from sqlalchemy import bindparam, select
@@ -8,7 +9,7 @@ from sqlalchemy.exc import IntegrityError
 
 from backend.drafting.model import DraftOptions
 from backend.errors import Conflict, NotFound
-from backend.governance import audit_chain, rbac
+from backend.governance import rbac
 from backend.governance.identity import Principal
 from backend.providers.llm.base import Usage
 from backend.services import accounts, audit
@@ -18,12 +19,13 @@ from backend.storage import pg_script
 from backend.storage.models import Draft, Feedback, new_id, utcnow
 
 
+log = logging.getLogger(__name__)
+
 _INSERT_DRAFT = Draft.__table__.insert()  # compiled once; see save_draft
 _DRAFT_KEYS = tuple(c.name for c in Draft.__table__.c)
-_BEGIN_AND_INSERT_DRAFT = ("BEGIN; " + pg_script.render(Draft.__table__.insert().values(
-    {k: bindparam(k) for k in _DRAFT_KEYS})) + "; " + audit.LOCK_HEAD_SQL)
-_CREATE_HEAD = ("INSERT INTO audit_heads (tenant_id, seq, hash) VALUES (%(t)s, 0, %(genesis)s) "
-                "ON CONFLICT DO NOTHING; " + audit.LOCK_HEAD_SQL)
+_RECORD_DRAFT = ("BEGIN; " + pg_script.render(Draft.__table__.insert().values(
+    {k: bindparam(k) for k in _DRAFT_KEYS})) + "; " + audit.APPEND_SEALED_BY_SERVER_SQL
+    + "; COMMIT")
 
 
 def save_draft(rt: Runtime, principal: Principal, *, surface: str, status: str, provider: str,
@@ -75,18 +77,25 @@ def _insert(rt: Runtime, principal: Principal, draft_id: str, *, options: DraftO
 
 
 def _insert_postgresql(rt: Runtime, principal: Principal, row: dict, event: dict) -> None:
-    """Two round trips: BEGIN, the draft row and the lock on the tenant's audit head; then the
-    event, the head's move and COMMIT. The head is locked for one round trip instead of three
-    (storage/pg_script.py says why that matters)."""
-    with pg_script.script_session(rt.db) as script:
-        head = script.run(_BEGIN_AND_INSERT_DRAFT, pg_script.adapt(
-            {**row, "t": principal.tenant_id}))
-        if head is None:  # the tenant's first event: its head row is made once
-            head = script.run(_CREATE_HEAD, {"t": principal.tenant_id,
-                                             "genesis": audit_chain.GENESIS_HASH})
-        sealed = audit.new_event(rt, principal, "draft.create", head[0], head[1], **event)
-        sql, params = audit.append_script(rt, sealed)
-        script.run(sql + "; COMMIT", pg_script.adapt(params))
+    """One round trip: BEGIN, the draft row, the audit event sealed by the server under the
+    head's lock, COMMIT (ADR 7). A signed checkpoint, when the new head is due one, follows
+    on the same connection."""
+    head = None  # the committed head: any error after it concerns the checkpoint alone
+    try:
+        with pg_script.script_session(rt.db) as script:
+            head = script.run(_RECORD_DRAFT, pg_script.adapt(
+                {**row, **audit.sealed_by_server(rt, principal, "draft.create", **event)}))
+            checkpoint = audit.checkpoint_params(rt, principal.tenant_id, *head)
+            if checkpoint is not None:
+                script.run(audit.CHECKPOINT_SQL, checkpoint)  # autocommit: its own transaction
+    except Exception as exc:
+        if head is None:
+            raise
+        # The draft and its event are committed and the chain is whole; a checkpoint only
+        # attests to it, and the next one is due N events on. Failing the draft now would
+        # report as lost a draft that is saved.
+        log.warning("audit checkpoint not written", extra={
+            "seq": head[0], "error_type": type(getattr(exc, "orig", exc)).__name__})
 
 
 def record_feedback(rt: Runtime, principal: Principal, draft_id: str, *, action: str | None,

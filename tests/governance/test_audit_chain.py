@@ -30,6 +30,7 @@ from backend.governance.audit_chain import (
     verify_chain_with_checkpoints,
     verify_checkpoint,
 )
+from backend.governance.audit_sealing import _PREV_HASH_SLOT, _SEQ_SLOT, canonical_parts
 
 PSEUDONYM_KEY = b"k" * 32
 CREATED_AT = "2025-03-01T12:00:00.000000Z"
@@ -117,6 +118,42 @@ def test_event_hash_is_sha256_of_prev_hash_newline_and_canonical_form() -> None:
                + b'{"cost_usd":"0.01","prev_hash":"' + GENESIS_HASH.encode() + b'","seq":1}')
     assert event_hash(GENESIS_HASH, event) == hashlib.sha256(by_hand).hexdigest() == (
         "a9bfc790cc2328d7d4018a94644caed32eb6a065075a03b5ba34cbadda602c14")
+
+
+def _unplaced(event: dict[str, object]) -> dict[str, object]:
+    return {k: v for k, v in event.items() if k not in ("seq", "prev_hash", "hash")}
+
+
+TRICKY = "é 漢字 🙂 \"quoted\" back\\slash '; DROP TABLE audit_events; -- \"prev_hash\":\"x\""
+
+
+@pytest.mark.parametrize("seq", [1, 9, 10, 12345678901234])
+def test_canonical_parts_join_around_any_seq_and_prev_hash_into_the_canonical_form(seq):
+    # What the database does when it seals an event: it fills in the head it has locked.
+    event = new_event(seq, user_agent=TRICKY, model="漢-model", details={"status": TRICKY[:40]})
+    prev_hash = hashlib.sha256(str(seq).encode()).hexdigest()
+    a, b, c = canonical_parts(_unplaced(event))
+    joined = a + prev_hash.encode() + b + str(seq).encode() + c
+    assert joined == canonical_event({**event, "prev_hash": prev_hash})
+    assert hashlib.sha256(prev_hash.encode() + b"\n" + joined).hexdigest() == event_hash(
+        prev_hash, {**event, "prev_hash": prev_hash})
+
+
+def test_canonical_parts_are_not_moved_by_text_that_looks_like_their_slots() -> None:
+    lookalike = f'"prev_hash":"{_PREV_HASH_SLOT}","seq":{_SEQ_SLOT}'
+    event = new_event(3, user_agent=lookalike, details={"note": _PREV_HASH_SLOT})
+    a, b, c = canonical_parts(_unplaced(event))
+    assert a + GENESIS_HASH.encode() + b + b"3" + c == canonical_event(
+        {**event, "prev_hash": GENESIS_HASH})
+
+
+def test_canonical_parts_refuse_a_second_slot_an_event_that_is_placed_or_a_float() -> None:
+    with pytest.raises(ValueError, match="2 times, not once"):
+        canonical_parts(_unplaced(new_event(1, details={"seq": _SEQ_SLOT})))
+    with pytest.raises(ValueError, match="without \\['hash', 'prev_hash', 'seq'\\]"):
+        canonical_parts({**new_event(1), "prev_hash": GENESIS_HASH, "hash": "x"})
+    with pytest.raises(ValueError, match="cost_usd is a float"):
+        canonical_parts(_unplaced(new_event(1, cost_usd=0.5)))
 
 
 def test_float_in_event_is_rejected_with_a_clear_error() -> None:
