@@ -34,6 +34,8 @@ _DONE_MARKER = b"data: [DONE]"
 # A chunk that came back from the stream faster than this was already waiting, not awaited.
 _NO_WAIT_S = 0.001
 _BOM = b"\xef\xbb\xbf"
+# Short gaps in a row between chunks before a stream's reads are paced (ReadPace).
+_FAST_GAPS = 2
 # The SDK keeps at most 100 idle connections per client; a worker streams as many drafts at
 # once as it has threads (hundreds), so past 100 every finished draft closed its connection
 # and the next opened a new one: a TCP and TLS handshake per draft before the first word,
@@ -214,15 +216,17 @@ class ReadPace:
     Why: each chunk that wakes the worker's thread costs far more CPU than one that was already
     waiting (docs/benchmarks.md, issue 7: 0.4-0.7 ms a wake-up on the benchmark machines), and a
     provider sends a token every few ms. Pausing lets the tokens that arrive meanwhile be read
-    in one wake-up. Pausing starts only once two chunks have come closer together than the
-    window, so the first words are never held back and a slow stream is read exactly as without
-    it; a pause that nothing arrived in stops the pausing, since there a pause only adds a
-    wake-up (its own end) to the chunk's."""
+    in one wake-up. It starts only after `_FAST_GAPS` gaps in a row shorter than the window:
+    one short gap is what a slow stream looks like when a busy worker read its previous chunk
+    late, and a pause there only adds a wake-up (its own end) and can hold back the stream's
+    last event. The first words are never held back. A pause that nothing arrived in stops the
+    pausing."""
 
     def __init__(self, window_s: float) -> None:
         self.window_s = window_s
         self.pausing = False
         self._arrived: float | None = None  # when data last woke the thread
+        self._fast_gaps = 0  # gaps in a row between such wake-ups shorter than the window
         self._paused = False
 
     def read(self, asked: float, returned: float) -> None:
@@ -230,8 +234,12 @@ class ReadPace:
         if returned - asked > _NO_WAIT_S:  # nothing was waiting: the data woke the thread
             if self._paused:
                 self.pausing = False
+                self._fast_gaps = 0
             elif self._arrived is not None and returned - self._arrived < self.window_s:
-                self.pausing = True
+                self._fast_gaps += 1
+                self.pausing = self._fast_gaps >= _FAST_GAPS
+            else:
+                self._fast_gaps = 0
             self._arrived = returned
         self._paused = False
 
