@@ -94,6 +94,7 @@ class Settings:
     kb_ingest_workers: int = 0                     # REPLYWISE_KB_INGEST_WORKERS (0: one per CPU)
     kb_queue: str = "replywise-kb"                 # REPLYWISE_KB_QUEUE (RQ queue, when redis_url is set)
     kb_embedding_model: str = ""                   # REPLYWISE_KB_EMBEDDING_MODEL (set: hybrid ranking)
+    kb_embedding_dimensions: int = 0               # REPLYWISE_KB_EMBEDDING_DIMENSIONS (0: the model's own)
     # --- analytics page, drift and /metrics (issue 6)
     secret_key: str = ""                           # REPLYWISE_SECRET_KEY (signs /admin sign-in cookies)
     google_oauth_client_secret: str = ""           # REPLYWISE_GOOGLE_OAUTH_CLIENT_SECRET (/admin Google sign-in)
@@ -200,6 +201,7 @@ class Settings:
             kb_ingest_workers=reader.integer("KB_INGEST_WORKERS", 0, 0, 256),
             kb_queue=reader.text("KB_QUEUE", "replywise-kb") or "replywise-kb",
             kb_embedding_model=reader.text("KB_EMBEDDING_MODEL", ""),
+            kb_embedding_dimensions=reader.integer("KB_EMBEDDING_DIMENSIONS", 0, 0, 4000),
             secret_key=reader.text("SECRET_KEY", ""),
             google_oauth_client_secret=reader.text("GOOGLE_OAUTH_CLIENT_SECRET", ""),
             metrics_token=reader.text("METRICS_TOKEN", ""),

@@ -70,6 +70,13 @@ def postgres_url() -> Iterator[str]:
     base = POSTGRES_ADMIN_URL.rsplit("/", 1)[0]
     url = f"{base}/{name}"
     migrate.upgrade(url)
+    engine = create_engine(_psycopg_url(url))
+    with engine.connect() as conn:
+        has_vectors = conn.execute(text("SELECT to_regclass('kb_vectors')")).scalar()
+    engine.dispose()
+    if not has_vectors:
+        pytest.fail("The pgvector extension is required on the test PostgreSQL for the hybrid "
+                    "ranking tests: run `bash scripts/install-pgvector` (as root).")
     yield url
     with admin.connect() as conn:
         conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))

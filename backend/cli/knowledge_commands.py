@@ -1,4 +1,4 @@
-"""`replywise kb`: ingest, list, remove, search, groups, and the RQ worker."""
+"""`replywise kb`: ingest, list, remove, search, embed, groups, and the RQ worker."""
 from __future__ import annotations
 
 import sys
@@ -10,7 +10,9 @@ from backend.cli.context import open_runtime, print_json
 from backend.errors import AppError
 from backend.governance.identity import LOCAL_TENANT, Principal
 from backend.knowledge.ingest import content_hash
-from backend.services import accounts, grounding, knowledge, knowledge_tasks
+from backend.governance.pii import PiiBlocked, Redactor
+from backend.services import (accounts, grounding, knowledge, knowledge_tasks, knowledge_vectors,
+                              tenants)
 from backend.services.runtime import Runtime
 
 _MAX_QUEUED_BYTES = 256 * 1024 * 1024  # file bytes waiting in Redis at once
@@ -196,9 +198,36 @@ def kb_search(query: str, as_user: str, tenant: str, limit: int) -> None:
     rt = open_runtime()
     try:
         principal = _user(rt, tenant, as_user)
-        hits = grounding.search(rt, principal, query, limit=limit)
+        # As a draft would: the query redacted, hybrid ranking when embeddings are on.
+        redactor = Redactor(tenants.policy_for(rt, tenant).pii)
+        try:
+            hits = grounding.ranked(rt, principal, redactor.redact(query), limit, redactor)
+        except PiiBlocked as exc:
+            raise click.ClickException("The query holds data the tenant's policy keeps from "
+                                       f"AI providers ({', '.join(exc.types)}).") from None
         print_json([{"document": h.document, "document_id": str(h.document_id), "page": h.page,
                      "score": round(h.score, 4), "text": h.text} for h in hits])
+    except AppError as exc:
+        raise click.ClickException(exc.message) from None
+    finally:
+        rt.close()
+
+
+@kb.command("embed")
+@click.option("--tenant", default=LOCAL_TENANT)
+def kb_embed(tenant: str) -> None:
+    """Give every passage without one a vector for hybrid ranking (PostgreSQL with pgvector,
+    REPLYWISE_KB_EMBEDDING_MODEL set): after turning embeddings on or changing the model."""
+    rt = open_runtime()
+    try:
+        report = knowledge_vectors.embed_missing(
+            rt, _operator(tenant),
+            progress=lambda r: click.echo(f"\r{r.embedded} passages embedded", nl=False,
+                                          err=True))
+        click.echo("", err=True)
+        print_json(report.as_dict() | knowledge_vectors.stats(rt, tenant))
+        if report.error:
+            raise click.ClickException(report.error)
     except AppError as exc:
         raise click.ClickException(exc.message) from None
     finally:

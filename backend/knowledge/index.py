@@ -82,26 +82,34 @@ _ANY_READABLE = f"SELECT 1 WHERE EXISTS ({_ALLOWED})"
 # test the documents their matches fall in, not the reader's whole list of readable documents:
 # that list grows with the tenant (2,500 documents cost ~1.5 ms to read and hash for every
 # statement), the documents a search touches do not.
-_GRANTED = """EXISTS (
+_GRANT_TEST = """
     SELECT 1 FROM kb_access a
     WHERE a.document_id = {document} AND a.tenant_id = :tenant
       AND ((a.kind = 'group' AND a.principal IN :groups)
-           OR (a.kind = 'user' AND a.principal IN :users)))"""
+           OR (a.kind = 'user' AND a.principal IN :users))"""
+GRANTED = "EXISTS (" + _GRANT_TEST + ")"
+# The same test for a filter applied row by row as rows stream out of an index scan (vectors.py).
+# OFFSET 0 keeps it a primary-key lookup per row: as a plain EXISTS the planner may flatten it
+# into a semi-join that reads all of the tenant's grants for every row, when it expects few rows.
+GRANTED_EACH = "EXISTS (" + _GRANT_TEST + " OFFSET 0)"
 
 
-def _params(reader: Reader) -> dict[str, object]:
+def reader_params(reader: Reader) -> dict[str, object]:
+    """The bind parameters GRANTED and the reader's searches use."""
     return {"tenant": reader.tenant_id, "groups": sorted(reader.groups | {EVERYONE}),
             "users": sorted(reader.user_keys) or [""]}
 
 
-def _statement(sql: str):
+def reader_statement(sql: str):
+    """`sql` with the reader's group and user lists bound as expanding IN lists."""
     return text(sql).bindparams(bindparam("groups", expanding=True),
                                 bindparam("users", expanding=True))
 
 
 def can_read_any(session: Session, reader: Reader) -> bool:
     """True if the reader may read at least one document (most tenants have none at all)."""
-    return session.execute(_statement(_ANY_READABLE), _params(reader)).first() is not None
+    statement = reader_statement(_ANY_READABLE)
+    return session.execute(statement, reader_params(reader)).first() is not None
 
 
 def search(session: Session, reader: Reader, terms: Iterable[str], limit: int = 4) -> list[Hit]:
@@ -168,7 +176,7 @@ def _run(session: Session, reader: Reader, probes: list[tiers.Probe], sqlite: bo
          limit: int) -> list[Hit]:
     """One tier: its probes' readable matches, scored by the sum of the probes they match."""
     readable = _readable_matches(len(probes), sqlite)
-    params: dict[str, object] = {**_params(reader), "limit": limit}
+    params: dict[str, object] = {**reader_params(reader), "limit": limit}
     for i, probe in enumerate(probes):
         params[f"m{i}"], params[f"w{i}"] = probe.match(sqlite), probe.weight
     sql = f"""
@@ -179,7 +187,7 @@ def _run(session: Session, reader: Reader, probes: list[tiers.Probe], sqlite: bo
         JOIN kb_documents d ON d.id = c.document_id
         WHERE d.tenant_id = :tenant
         ORDER BY h.score DESC, h.id"""
-    rows = session.execute(_statement(sql), params)
+    rows = session.execute(reader_statement(sql), params)
     return [Hit(chunk_id=r.id, document_id=r.document_id, document=r.name, page=r.page,
                 text=r.text, score=float(r.score)) for r in rows]
 
@@ -206,12 +214,12 @@ def _readable_matches(probes: int, sqlite: bool) -> str:
     if probes == 1:
         return f"""
             SELECT id, w FROM ({union}) p
-            WHERE {_GRANTED.format(document=f"p.id >> {CHUNK_BITS}")} LIMIT :limit"""
+            WHERE {GRANTED.format(document=f"p.id >> {CHUNK_BITS}")} LIMIT :limit"""
     return f"""
         WITH matches AS MATERIALIZED ({union}),
         documents AS MATERIALIZED (
             SELECT m.document_id FROM (SELECT DISTINCT id >> {CHUNK_BITS} AS document_id
                                        FROM matches) m
-            WHERE {_GRANTED.format(document="m.document_id")})
+            WHERE {GRANTED.format(document="m.document_id")})
         SELECT id, w FROM matches
         WHERE (id >> {CHUNK_BITS}) IN (SELECT document_id FROM documents)"""

@@ -21,26 +21,31 @@ class Embedder(Protocol):
 class OpenAIEmbedder:
     """The embeddings endpoint of an OpenAI-compatible provider."""
 
-    def __init__(self, config: ProviderConfig, model: str):
+    def __init__(self, config: ProviderConfig, model: str, dimensions: int = 0):
         from backend.providers.llm.openai_provider import _make_client
 
         self.name = config.name
         self.model = model
+        self.dimensions = dimensions
         self._client = _make_client(config)
 
     def embed(self, texts: Sequence[str]) -> list[list[float]]:
-        answer = self._client.embeddings.create(model=self.model, input=list(texts))
+        # Shorter vectors (models that can shorten them, e.g. text-embedding-3-*) cost less to
+        # store and to search, for a small loss in ranking quality.
+        extra = {"dimensions": self.dimensions} if self.dimensions else {}
+        answer = self._client.embeddings.create(model=self.model, input=list(texts), **extra)
         return [list(item.embedding) for item in sorted(answer.data, key=lambda d: d.index)]
 
     def close(self) -> None:
         self._client.close()
 
 
-def build_embedder(providers: Sequence[ProviderConfig], model: str) -> Embedder | None:
+def build_embedder(providers: Sequence[ProviderConfig], model: str,
+                   dimensions: int = 0) -> Embedder | None:
     """An embedder on the first OpenAI-compatible provider, or None (hybrid ranking off)."""
     if not model:
         return None
     for config in providers:
         if config.kind in {"openai", "azure", "compatible"}:
-            return OpenAIEmbedder(config, model)
+            return OpenAIEmbedder(config, model, dimensions)
     return None

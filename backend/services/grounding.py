@@ -16,10 +16,10 @@ from backend.drafting.model import DraftOptions, Source
 from backend.drafting.tokens import estimate_tokens
 from backend.governance.identity import Principal, canonical_id
 from backend.governance.pii import PiiBlocked, Redactor
-from backend.knowledge import hybrid, index
+from backend.knowledge import hybrid, index, vectors
 from backend.knowledge.query import search_terms
-from backend.providers.embeddings import Embedder, build_embedder
-from backend.services import directory_groups, knowledge_presence
+from backend.providers.embeddings import Embedder
+from backend.services import directory_groups, knowledge_presence, knowledge_vectors
 from backend.services.runtime import Runtime
 from backend.storage.models.knowledge import UserGroup
 
@@ -60,15 +60,27 @@ def search(rt: Runtime, principal: Principal, query: str, limit: int = 4, *,
     `user_assertion` (the caller's Entra token) lets the groups of a user whose token
     overflowed be read from the directory; without it they read with database groups only.
     """
+    return candidates(rt, principal, query, limit, user_assertion=user_assertion)[0]
+
+
+def candidates(rt: Runtime, principal: Principal, query: str, limit: int, *,
+               user_assertion: str | None = None, vector: list[float] | None = None
+               ) -> tuple[list[index.Hit], list[index.Hit]]:
+    """Readable passages for `query`: lexical matches, and (given the query's embedding) the
+    passages nearest in meaning from the stored vectors. Both in one read-only transaction,
+    with the reader's groups resolved once."""
     terms = search_terms(query)
-    if not terms or not knowledge_presence.has_documents(rt, principal.tenant_id):
-        return []
+    if not (terms or vector) or not knowledge_presence.has_documents(rt, principal.tenant_id):
+        return [], []
     principal = directory_groups.with_directory_groups(rt, principal, user_assertion)
     with rt.db.session(principal.tenant_id, read_only=True) as session:
         reader = reader_for(session, principal)
         if not index.can_read_any(session, reader):
-            return []
-        return index.search(session, reader, terms, limit=limit)
+            return [], []
+        lexical = index.search(session, reader, terms, limit=limit) if terms else []
+        near = (vectors.nearest(session, reader, rt.settings.kb_embedding_model, vector, limit)
+                if vector else [])
+        return lexical, near
 
 
 def sources_for(rt: Runtime, principal: Principal, subject: str, latest: str,
@@ -84,12 +96,8 @@ def sources_for(rt: Runtime, principal: Principal, subject: str, latest: str,
     limit = rt.settings.kb_passages
     if not options.grounding or limit <= 0:
         return (), (), ()
-    query = f"{subject}\n{latest}"
-    embedder = _embedder(rt)
-    hits = search(rt, principal, query, limit=limit * HYBRID_POOL if embedder else limit,
+    hits = ranked(rt, principal, f"{subject}\n{latest}", limit, redactor,
                   user_assertion=user_assertion)
-    if embedder is not None and len(hits) > 1:
-        hits = _rerank(embedder, query, hits, redactor)[:limit]
     budget = rt.settings.kb_passage_tokens
     safe: list[Source] = []
     original: list[Source] = []
@@ -111,29 +119,58 @@ def sources_for(rt: Runtime, principal: Principal, subject: str, latest: str,
     return tuple(safe), tuple(original), tuple(shown)
 
 
-def _embedder(rt: Runtime) -> Embedder | None:
-    if not rt.settings.kb_embedding_model:
-        return None
-    if "kb_embedder" not in rt.caches:
-        rt.caches["kb_embedder"] = build_embedder(rt.settings.providers,
-                                                  rt.settings.kb_embedding_model)
-    return rt.caches["kb_embedder"]  # type: ignore[return-value]
+def ranked(rt: Runtime, principal: Principal, query: str, limit: int, redactor: Redactor, *,
+           user_assertion: str | None = None) -> list[index.Hit]:
+    """The passages a draft would be grounded in: hybrid when an embedding model is
+    configured, lexical otherwise. `query` must already be redacted with `redactor`."""
+    embedder = knowledge_vectors.embedder(rt)
+    if embedder is None:
+        return search(rt, principal, query, limit, user_assertion=user_assertion)
+    return _hybrid(rt, principal, query, embedder, redactor, limit, user_assertion)
 
 
-def _rerank(embedder: Embedder, query: str, hits: list[index.Hit],
-            redactor: Redactor) -> list[index.Hit]:
+def _hybrid(rt: Runtime, principal: Principal, query: str, embedder: Embedder,
+            redactor: Redactor, limit: int, user_assertion: str | None) -> list[index.Hit]:
+    """Lexical and nearest-in-meaning passages fused by rank, where vectors are stored;
+    otherwise lexical candidates re-ranked with embeddings made now. `query` is redacted."""
+    pool = limit * HYBRID_POOL
+    vector = None
+    if knowledge_vectors.stored(rt):
+        try:
+            vector = embedder.embed([query])[0]
+        except Exception:  # noqa: BLE001 - hybrid ranking is an improvement, never a requirement
+            log.warning("embeddings unavailable; lexical ranking only", exc_info=True)
+            return search(rt, principal, query, limit, user_assertion=user_assertion)
+        if not knowledge_vectors.searchable(rt, len(vector)):
+            vector = None
+    lexical, near = candidates(rt, principal, query, pool, user_assertion=user_assertion,
+                               vector=vector)
+    if near:
+        return hybrid.fuse_hits([lexical, near])[:limit]
+    # No stored vectors (SQLite, no pgvector, or passages ingested before embeddings were on
+    # and not yet filled in by `replywise kb embed`): re-rank the lexical candidates now.
+    if len(lexical) > 1:
+        return _rerank(embedder, query, lexical, redactor, vector)[:limit]
+    return lexical[:limit]
+
+
+def _rerank(embedder: Embedder, query: str, hits: list[index.Hit], redactor: Redactor,
+            query_vector: list[float] | None = None) -> list[index.Hit]:
     """Hybrid order of readable candidates; lexical order when embeddings are unavailable.
 
-    The query is already redacted; candidates are redacted in the draft's session before they
-    leave, like everything else sent to a provider.
+    The query is already redacted (and may be embedded already); candidates are redacted in
+    the draft's session before they leave, like everything else sent to a provider.
     """
     try:
         texts = redactor.redact_many([h.text for h in hits])
-        vectors = embedder.embed([query, *texts])
+        if query_vector is None:
+            query_vector, *candidates = embedder.embed([query, *texts])
+        else:
+            candidates = embedder.embed(texts)
     except Exception:  # noqa: BLE001 - hybrid ranking is an improvement, never a requirement
         log.warning("embeddings unavailable; lexical ranking only", exc_info=True)
         return hits
-    return [hits[i] for i in hybrid.fuse(vectors[0], vectors[1:])]
+    return [hits[i] for i in hybrid.fuse(query_vector, candidates)]
 
 
 def cited(refs: tuple[SourceRef, ...], draft_text: str) -> list[dict[str, object]]:

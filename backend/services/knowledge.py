@@ -20,7 +20,7 @@ from backend.errors import InvalidField, NotFound
 from backend.governance import rbac
 from backend.governance.identity import Principal, canonical_id
 from backend.knowledge import index, ingest
-from backend.services import accounts, audit, knowledge_presence
+from backend.services import accounts, audit, knowledge_presence, knowledge_vectors
 from backend.services.runtime import Runtime
 from backend.storage.models import utcnow
 from backend.storage.models.knowledge import KbAccess, KbDocument, UserGroup
@@ -49,12 +49,15 @@ class IngestReport:
     pages: int = 0
     chunks: int = 0
     skipped: list[dict[str, str]] = field(default_factory=list)
+    embedded: int = 0                  # passages given a vector (pgvector, when configured)
+    embedding_error: str | None = None
     seconds: float = 0.0
+    written: list[int] = field(default_factory=list)  # ids of documents added or replaced
 
     def as_dict(self) -> dict[str, Any]:
         return {k: getattr(self, k) for k in ("files", "added", "replaced", "unchanged",
                                                "removed", "pages", "chunks", "skipped",
-                                               "seconds")}
+                                               "embedded", "embedding_error", "seconds")}
 
 
 @dataclass
@@ -169,6 +172,7 @@ def _apply(session: Session, tenant_id: str, result: ingest.FileResult, known: _
     session.flush()
     _set_access(session, tenant_id, document.id, acl)
     index.replace_chunks(session, document.id, result.chunks)
+    report.written.append(document.id)
     report.pages += result.pages
     report.chunks += len(result.chunks)
     return document.id
@@ -203,15 +207,23 @@ def ingest_path(rt: Runtime, actor: Principal, path: str | Path, *, groups=(), u
     _write(rt, actor, batch, known, acl, report)
     if sync:
         report.removed = remove_missing(rt, actor, known, {t.source for t in tasks})
+    _embed(rt, actor.tenant_id, report)
     report.seconds = round(time.perf_counter() - started, 2)
     with rt.db.session(actor.tenant_id) as session:
         # The path may name a person (a home folder): the event keeps its hash only.
         audit.record(rt, session, actor, "kb.ingest",
                      target=("kb_path", ingest.content_hash(str(root).encode())[:32]),
                      details={k: v for k, v in report.as_dict().items()
-                              if k not in ("skipped", "seconds")}
+                              if k not in ("skipped", "seconds", "embedding_error")}
                      | {"skipped": len(report.skipped), "sync": sync})
     return report
+
+
+def _embed(rt: Runtime, tenant_id: str, report: IngestReport) -> None:
+    """Vectors for the passages just written, after they are committed: a provider failure
+    here leaves the documents searchable lexically, and `replywise kb embed` can finish."""
+    result = knowledge_vectors.embed_documents(rt, tenant_id, report.written)
+    report.embedded, report.embedding_error = result.embedded, result.error
 
 
 def plan(rt: Runtime, actor: Principal, path: str | Path
@@ -274,11 +286,12 @@ def ingest_upload(rt: Runtime, actor: Principal, name: str, data: bytes, *, grou
                      details={"status": result.status, "reason": result.reason,
                               "pages": result.pages, "chunks": len(result.chunks)})
     knowledge_presence.changed(rt, actor.tenant_id)
+    _embed(rt, actor.tenant_id, report)
     status = ("added" if report.added else "replaced" if report.replaced else
               "unchanged" if report.unchanged else "skipped")
     return {"status": status, "document_id": None if document_id is None else str(document_id),
             "reason": result.reason or None, "detail": result.detail or None,
-            "pages": result.pages, "chunks": len(result.chunks)}
+            "pages": result.pages, "chunks": len(result.chunks), "embedded": report.embedded}
 
 
 def delete_documents(session: Session, ids: list[int]) -> int:

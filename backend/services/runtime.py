@@ -35,7 +35,7 @@ class Runtime:
     caches: dict[str, object] = field(default_factory=dict)
 
     def close(self) -> None:
-        for provider in self.providers:
+        for provider in (*self.providers, self.caches.get("kb_embedder")):
             close = getattr(provider, "close", None)
             if close:
                 close()

@@ -1,4 +1,5 @@
-"""A real HTTP server on loopback speaking the OpenAI chat-completions wire protocol, with faults.
+"""A real HTTP server on loopback speaking the OpenAI chat-completions wire protocol, with faults,
+and the embeddings endpoint (tests/fakes/fake_embeddings.py).
 
 Tests drive the real `openai` client against it, so SDK parsing, timeouts and connection
 handling are exercised for real. Run it standalone for load tests:
@@ -20,7 +21,10 @@ from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from tests.fakes import fake_embeddings
+
 _CHAT_PATH = "/v1/chat/completions"
+_EMBEDDINGS_PATH = "/v1/embeddings"  # answered by fake_embeddings: words mapped to concepts
 _AZURE_PREFIX = "/openai/deployments/"
 _AZURE_SUFFIX = "/chat/completions"
 # Client disconnects (timeouts, dropped streams) surface as these while the handler writes.
@@ -179,6 +183,13 @@ class _Handler(BaseHTTPRequestHandler):
                     path=url.path, query=parse_qs(url.query),
                     headers={k.lower(): v for k, v in self.headers.items()}, body=body,
                     client_port=self.client_address[1], deployment=deployment))
+        if url.path == _EMBEDDINGS_PATH and isinstance(body, dict):
+            if behaviour.kind == "status":
+                self._send_json(behaviour.status, behaviour.error_body or {},
+                                headers=behaviour.headers)
+            else:
+                self._send_json(*fake_embeddings.answer(body))
+            return
         if url.path != _CHAT_PATH and deployment is None:
             self._send_json(404, _error_body("unknown path"))
             return
