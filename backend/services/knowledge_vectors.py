@@ -103,7 +103,8 @@ def embed_missing(rt: Runtime, actor: Principal,
     report = _run(rt, actor.tenant_id, [None], progress)
     with rt.db.session(actor.tenant_id) as session:
         audit.record(rt, session, actor, "kb.embed",
-                     target=("kb_model", rt.settings.kb_embedding_model or "-"), details={"embedded": report.embedded, "withheld": report.withheld,
+                     target=("kb_model", rt.settings.kb_embedding_model or "-"),
+                     details={"embedded": report.embedded, "withheld": report.withheld,
                               "failed": report.error is not None})
     return report
 

@@ -208,7 +208,8 @@ def test_until_the_index_is_built_drafts_re_rank_instead_of_scanning_every_vecto
     _ingest(rt, tmp_path, "travel", [TRAVEL, DELIVERY])
     _, rt = _app(make_app, openai_server)
     with rt.db.session("acme") as session:  # a first fill still running: vectors, no index yet
-        session.execute(text(f"DROP INDEX IF EXISTS ix_kb_vectors_hnsw_{fake_embeddings.DIMENSIONS}"))
+        dims = fake_embeddings.DIMENSIONS
+        session.execute(text(f"DROP INDEX IF EXISTS ix_kb_vectors_hnsw_{dims}"))
         chunk_ids = [c for (c,) in session.execute(text("SELECT id FROM kb_chunks ORDER BY id"))]
         vectors.store(session, "acme", MODEL, [(c, fake_embeddings.embed(t)) for c, t in
                                                zip(chunk_ids, [TRAVEL, DELIVERY])])
