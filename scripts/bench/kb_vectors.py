@@ -26,7 +26,7 @@ import time
 import uuid
 from pathlib import Path
 
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, event, text
 from sqlalchemy.orm import Session
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
@@ -219,7 +219,6 @@ def _explain(session: Session, reader: index.Reader, query: list[float], k: int)
         if "kb_vectors v" in statement:
             captured.append((statement, parameters))
 
-    from sqlalchemy import event
     bind = session.connection()
     event.listen(bind, "before_cursor_execute", capture)
     try:
