@@ -71,6 +71,8 @@ def test_provider_chain_from_json_with_key_from_another_variable():
                              ' "coalesce_ms": "soon"}]'}, "REPLYWISE_PROVIDERS[0].coalesce_ms"),
     ({"REPLYWISE_PRICES": '{"m": {"input_per_1k": "x"}}'}, "REPLYWISE_PRICES"),
     ({"REPLYWISE_PSEUDONYM_KEY": "short"}, "REPLYWISE_PSEUDONYM_KEY"),
+    ({"REPLYWISE_KB_EMBEDDING_DIMENSIONS": "5000"}, "REPLYWISE_KB_EMBEDDING_DIMENSIONS"),
+    ({"REPLYWISE_KB_EMBEDDING_DIMENSIONS": "many"}, "REPLYWISE_KB_EMBEDDING_DIMENSIONS"),
     ({"REPLYWISE_ENV": "production"}, "REPLYWISE_PSEUDONYM_KEY"),
 ])
 def test_bad_values_are_refused_naming_the_variable(env, variable):

@@ -11,6 +11,7 @@ from sqlalchemy import create_engine, select, text
 
 from backend.drafting.model import DraftOptions
 from backend.governance.identity import Principal
+from backend.governance.rbac import PermissionDenied
 from backend.governance.pii import Redactor
 from backend.knowledge import vectors
 from backend.services import grounding, knowledge, knowledge_vectors
@@ -221,6 +222,57 @@ def test_until_the_index_is_built_drafts_re_rank_instead_of_scanning_every_vecto
     calls = [r.body["input"] for r in openai_server.requests if r.path == "/v1/embeddings"]
     assert len(calls) == 2 and len(calls[0]) == 1  # the query once, then the candidates
     assert not knowledge_vectors.searchable(rt, fake_embeddings.DIMENSIONS)
+
+
+@on_postgresql
+def test_kb_embed_needs_kb_manage_and_writes_nothing_without_it(make_app, openai_server,
+                                                                tmp_path):
+    _, rt = _app(make_app, openai_server, kb_embedding_model="")
+    _ingest(rt, tmp_path, "travel", [TRAVEL])
+    _, rt = _app(make_app, openai_server)
+    with pytest.raises(PermissionDenied):
+        knowledge_vectors.embed_missing(rt, SAM)
+    assert _vector_rows(rt) == [] and _embedding_inputs(openai_server) == []
+
+
+class _BadEmbedder:
+    """Answers with the wrong number of vectors, or vectors too long to index."""
+
+    def __init__(self, kind: str):
+        self.kind = kind
+
+    def embed(self, texts):
+        if self.kind == "count":
+            return [[1.0, 0.0]] * (len(texts) + 1)
+        return [[0.5] * (vectors.MAX_DIMENSIONS + 1) for _ in texts]
+
+
+@on_postgresql
+@pytest.mark.parametrize("kind, reason", [("count", "3 embeddings came back for 2"),
+                                          ("size", "4001 dimensions cannot be indexed")])
+def test_a_provider_answer_that_cannot_be_stored_is_reported_and_nothing_written(
+        make_app, openai_server, tmp_path, kind, reason):
+    _, rt = _app(make_app, openai_server)
+    rt.caches["kb_embedder"] = _BadEmbedder(kind)
+    report = _ingest(rt, tmp_path, "travel", [TRAVEL, DELIVERY])
+    assert report.chunks == 2 and report.embedded == 0
+    assert reason in (report.embedding_error or "")
+    assert _vector_rows(rt) == []
+    assert [h.document for h in grounding.search(rt, SAM, "reimbursement", 4)] == ["travel.pdf"]
+
+
+@on_postgresql
+def test_another_tenants_reader_never_gets_this_tenants_passages(make_app, openai_server,
+                                                                 tmp_path):
+    _, rt = _app(make_app, openai_server)
+    _ingest(rt, tmp_path, "travel", [TRAVEL], groups=("everyone",))
+    stranger = Principal(idp="local", tenant_id="globex", subject="sam", user_id="u-g",
+                         groups=frozenset({"everyone", "sales"}))
+    with rt.db.session("globex", read_only=True) as session:
+        reader = grounding.reader_for(session, stranger)
+        assert vectors.nearest(session, reader, MODEL, fake_embeddings.embed(TRAVEL), 10) == []
+    assert grounding.candidates(rt, stranger, QUESTION, 10,
+                                vector=fake_embeddings.embed(QUESTION)) == ([], [])
 
 
 @on_sqlite
