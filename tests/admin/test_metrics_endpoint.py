@@ -176,14 +176,21 @@ def test_drafts_waiting_for_a_shaped_provider_show_as_its_queue_depth(make_app, 
 
     app = make_app(providers=(fake_provider(openai_server, max_concurrency=1,
                                             queue_timeout_s=5.0),))
-    openai_server.set_default(Behaviour.ok(latency_s=0.6))
+    openai_server.set_default(Behaviour.ok(latency_s=1.5))
     client = app.test_client()
     threads = [threading.Thread(target=lambda tone=tone: app.test_client().post(
         "/api/v1/drafts", json=draft_body(tone=tone))) for tone in ("formal", "direct")]
     for thread in threads:
         thread.start()
-    time.sleep(0.3)  # one call holds the only slot, the other waits in the queue
-    assert value(scrape(client), "replywise_provider_queue_depth", provider="fake") == 1
+    # One call holds the only slot for 1.5 s, the other waits in the queue. Poll rather than
+    # sleep a fixed time: on a loaded machine the second call may take a while to get there.
+    def depth() -> float | None:  # None until the provider's first call sets the gauge
+        return scrape(client).get(("replywise_provider_queue_depth", (("provider", "fake"),)))
+
+    deadline = time.monotonic() + 1.2
+    while depth() != 1 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert depth() == 1
     for thread in threads:
         thread.join()
     assert value(scrape(client), "replywise_provider_queue_depth", provider="fake") == 0
