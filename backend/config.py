@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import json
 import os
+import urllib.parse
+import urllib.request
 from dataclasses import dataclass, field, replace
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any, Mapping
 
-from backend.providers.llm.base import DEFAULT_COALESCE_MS, ProviderConfig
+from backend.providers.llm.base import DEFAULT_COALESCE_MS, OPENAI_BASE_URL, ProviderConfig
 
 PREFIX = "REPLYWISE_"
 
@@ -227,6 +229,28 @@ class _Reader:
     def text(self, name: str, default: str) -> str:
         return self._env.get(PREFIX + name, default).strip()
 
+    def proxy_for(self, url: str) -> str | None:
+        """The outbound proxy for calls to `url` from the conventional variables, as curl and
+        most HTTP clients read them: HTTPS_PROXY or HTTP_PROXY by the URL's scheme, else
+        ALL_PROXY; none when NO_PROXY matches the host. Lower-case names win."""
+        def conventional(name: str) -> str:
+            return (self._env.get(name.lower()) or self._env.get(name.upper()) or "").strip()
+
+        parts = urllib.parse.urlsplit(url)
+        proxy = conventional(f"{parts.scheme}_proxy") or conventional("all_proxy")
+        if not proxy or not parts.hostname:
+            return None
+        no_proxy = conventional("no_proxy")
+        if no_proxy and urllib.request.proxy_bypass_environment(
+                parts.hostname, proxies={"no": no_proxy}):
+            return None
+        if "://" not in proxy:  # "proxy.corp:3128", as curl takes it
+            proxy = "http://" + proxy
+        if not _is_http_url(proxy):
+            raise ConfigError(f"the proxy for {parts.hostname} ({proxy!r}, from HTTPS_PROXY, "
+                              "HTTP_PROXY or ALL_PROXY) must be an http:// or https:// URL")
+        return proxy
+
     def choice(self, name: str, default: str, allowed: set[str], upper: bool = False) -> str:
         value = self.text(name, default)
         value = value.upper() if upper else value.lower()
@@ -303,6 +327,7 @@ def _providers(reader: _Reader) -> tuple[ProviderConfig, ...]:
         api_key=api_key or None,
         region=reader.text("OPENAI_REGION", "global"),
         timeout_s=reader.number("OPENAI_TIMEOUT_S", 30.0, 0.1, 600.0),
+        proxy=reader.proxy_for(base_url or OPENAI_BASE_URL),
     ),)
 
 
@@ -326,6 +351,10 @@ def _provider(entry: Any, index: int, reader: _Reader) -> ProviderConfig:
         timeout = float(entry.get("timeout_s", 30.0))
     except (TypeError, ValueError):
         raise ConfigError(f"{where}.timeout_s must be a number") from None
+    proxy = entry.get("proxy")
+    if proxy is not None and (not isinstance(proxy, str) or (proxy and not _is_http_url(proxy))):
+        raise ConfigError(f"{where}.proxy must be an http:// or https:// URL, or \"\" to "
+                          "connect directly")
     coalesce = entry.get("coalesce_ms", DEFAULT_COALESCE_MS)
     if not isinstance(coalesce, int) or isinstance(coalesce, bool) or not 0 <= coalesce <= 1000:
         raise ConfigError(f"{where}.coalesce_ms must be an integer from 0 to 1000")
@@ -333,8 +362,16 @@ def _provider(entry: Any, index: int, reader: _Reader) -> ProviderConfig:
         name=str(name), kind=kind, model=str(entry.get("model") or entry.get("deployment") or kind),
         base_url=entry.get("base_url"), api_key=api_key, api_version=entry.get("api_version"),
         deployment=entry.get("deployment"), region=str(entry.get("region", "global")),
-        timeout_s=timeout, coalesce_ms=coalesce, **_shaping(entry, where),
+        timeout_s=timeout, coalesce_ms=coalesce,
+        proxy=(proxy or None) if proxy is not None else None if kind in {"offline", "echo"}
+        else reader.proxy_for(entry.get("base_url") or OPENAI_BASE_URL),
+        **_shaping(entry, where),
     )
+
+
+def _is_http_url(value: str) -> bool:
+    parts = urllib.parse.urlsplit(value)
+    return parts.scheme in ("http", "https") and bool(parts.hostname)
 
 
 def _shaping(entry: dict[str, Any], where: str) -> dict[str, Any]:

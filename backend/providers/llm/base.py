@@ -85,6 +85,7 @@ class LLMProvider(Protocol):
 
 
 DEFAULT_COALESCE_MS = 50
+OPENAI_BASE_URL = "https://api.openai.com/v1"  # where kind "openai" goes without a base_url
 
 
 @dataclass(frozen=True)
@@ -100,6 +101,9 @@ class ProviderConfig:
     deployment: str | None = None   # Azure only
     region: str = "global"
     timeout_s: float = 30.0
+    # Outbound proxy URL for this provider's calls (config: HTTPS_PROXY and friends, or the
+    # entry's own "proxy"); None connects directly.
+    proxy: str | None = None
     # While tokens arrive closer together than this many ms, read the stream at most once per
     # that time, so they cost the worker's thread one wake-up (openai_provider.ReadPace; 0:
     # every chunk). 50 ms is 20 updates a second, smoother than reading speed needs.

@@ -13,6 +13,7 @@ import httpx2
 import openai
 
 from backend.providers.llm.base import (
+    OPENAI_BASE_URL,
     CompletionRequest,
     Finished,
     ProviderConfig,
@@ -21,8 +22,8 @@ from backend.providers.llm.base import (
     TextDelta,
     Usage,
 )
+from backend.providers.llm.http_transport import provider_transport
 
-OPENAI_BASE_URL = "https://api.openai.com/v1"
 # Local servers ignore the key, but the SDK refuses to build a client without one.
 _DUMMY_KEY = "not-needed"
 _DEFAULT_MAX_TOKENS_PARAM = {"openai": "max_completion_tokens", "azure": "max_tokens",
@@ -30,7 +31,6 @@ _DEFAULT_MAX_TOKENS_PARAM = {"openai": "max_completion_tokens", "azure": "max_to
 _RETRYABLE_STATUS = frozenset({408, 409, 425, 429})
 # 429 with these codes is a billing/quota problem: waiting will not fix it.
 _QUOTA_CODES = frozenset({"insufficient_quota", "billing_hard_limit_reached"})
-_DONE_MARKER = b"data: [DONE]"
 # A chunk that came back from the stream faster than this was already waiting, not awaited.
 _NO_WAIT_S = 0.001
 _BOM = b"\xef\xbb\xbf"
@@ -40,10 +40,8 @@ _FAST_GAPS = 2
 # once as it has threads (hundreds), so past 100 every finished draft closed its connection
 # and the next opened a new one: a TCP and TLS handshake per draft before the first word,
 # and CPU the worker does not have under load. Idle connections are kept for all of them.
-_CONNECTION_LIMITS = httpx2.Limits(
-    max_connections=openai.DEFAULT_CONNECTION_LIMITS.max_connections,
-    max_keepalive_connections=openai.DEFAULT_CONNECTION_LIMITS.max_connections,
-    keepalive_expiry=openai.DEFAULT_CONNECTION_LIMITS.keepalive_expiry)
+_MAX_IDLE_CONNECTIONS = openai.DEFAULT_CONNECTION_LIMITS.max_connections
+_KEEPALIVE_EXPIRY_S = openai.DEFAULT_CONNECTION_LIMITS.keepalive_expiry
 
 
 class OpenAIProvider:
@@ -326,8 +324,9 @@ def _make_client(config: ProviderConfig) -> openai.OpenAI:
     """One SDK client for the provider's lifetime, so connections are pooled across drafts."""
     # max_retries=0: the chain owns retries, backoff, deadlines and failover; SDK retries would
     # hide failures from the breaker and overrun the deadline.
-    http_client = openai.DefaultHttpxClient(transport=_KeepAliveTransport(
-        httpx2.HTTPTransport(limits=_CONNECTION_LIMITS)))
+    http_client = openai.DefaultHttpxClient(transport=provider_transport(
+        proxy=config.proxy, max_idle=_MAX_IDLE_CONNECTIONS,
+        keepalive_expiry=_KEEPALIVE_EXPIRY_S))
     common: dict[str, Any] = {"max_retries": 0, "timeout": config.timeout_s,
                               "http_client": http_client}
     try:
@@ -352,54 +351,3 @@ def _make_client(config: ProviderConfig) -> openai.OpenAI:
     except BaseException:
         http_client.close()
         raise
-
-
-class _KeepAliveTransport(httpx2.BaseTransport):
-    """Wraps responses so a finished SSE stream gives its connection back to the pool."""
-
-    def __init__(self, inner: httpx2.BaseTransport) -> None:
-        self._inner = inner
-
-    def handle_request(self, request: httpx2.Request) -> httpx2.Response:
-        response = self._inner.handle_request(request)
-        if isinstance(response.stream, httpx2.SyncByteStream):
-            response.stream = _DrainAfterDone(response.stream)
-        return response
-
-    def close(self) -> None:
-        self._inner.close()
-
-
-class _DrainAfterDone(httpx2.SyncByteStream):
-    """Reads the rest of a body that already delivered `data: [DONE]` before closing it."""
-
-    # Why: the SDK stops reading at [DONE] and closes the response. On HTTP/1.1 the body's
-    # terminating chunk is then unread, so the connection is discarded and every draft pays a
-    # new TCP+TLS handshake before its first word. After [DONE] only that terminator is left,
-    # so reading it is immediate; it is still bounded by the call's read timeout, and we give up
-    # after a few KiB (nothing legitimate follows [DONE]).
-    _MAX_DRAIN_BYTES = 4096
-
-    def __init__(self, inner: httpx2.SyncByteStream) -> None:
-        self._inner = inner
-        self._chunks: Iterator[bytes] | None = None
-        self._tail = b""
-
-    def __iter__(self) -> Iterator[bytes]:
-        self._chunks = iter(self._inner)
-        for chunk in self._chunks:
-            self._tail = (self._tail + chunk)[-64:]
-            yield chunk
-
-    def close(self) -> None:
-        try:
-            if self._chunks is not None and _DONE_MARKER in self._tail:
-                drained = 0
-                for chunk in self._chunks:
-                    drained += len(chunk)
-                    if drained > self._MAX_DRAIN_BYTES:
-                        break
-        except Exception:  # cleanup must not fail a completed answer
-            pass
-        finally:
-            self._inner.close()
