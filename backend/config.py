@@ -247,8 +247,10 @@ class _Reader:
         if "://" not in proxy:  # "proxy.corp:3128", as curl takes it
             proxy = "http://" + proxy
         if not _is_http_url(proxy):
-            raise ConfigError(f"the proxy for {parts.hostname} ({proxy!r}, from HTTPS_PROXY, "
-                              "HTTP_PROXY or ALL_PROXY) must be an http:// or https:// URL")
+            # The value is not repeated: a proxy URL may carry a password.
+            raise ConfigError(f"the proxy for {parts.hostname} (from HTTPS_PROXY, HTTP_PROXY or "
+                              f"ALL_PROXY) must be an http:// or https:// URL, not "
+                              f"{urllib.parse.urlsplit(proxy).scheme}://")
         return proxy
 
     def choice(self, name: str, default: str, allowed: set[str], upper: bool = False) -> str:

@@ -95,6 +95,30 @@ def test_idle_connections_past_their_expiry_or_the_cap_are_closed(
     assert len(set(ports)) == 4
 
 
+def test_expired_connections_under_newer_ones_are_closed_too(
+        openai_server: FakeOpenAIServer) -> None:
+    """Under steady traffic the newest idle connection is always taken, so the oldest must be
+    dropped when they expire rather than left open at the bottom of the pool."""
+    pooled = PooledHTTPTransport(max_idle=10, keepalive_expiry=1.0)
+    url = openai_server.base_url + "/chat/completions"
+    openai_server.set_default(Behaviour.ok("Thanks.", latency_s=0.1))
+    with httpx2.Client(transport=pooled) as client:
+        threads = [threading.Thread(target=_stream, args=(client, url)) for _ in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=10)
+        time.sleep(0.7)
+        _stream(client, url)  # takes the newer of the two and puts it back on top
+        time.sleep(0.5)  # now the bottom one is past its expiry, the top one is not
+        assert pooled.idle_connections() == 2
+        _stream(client, url)
+        assert pooled.idle_connections() == 1
+
+    ports = [r.client_port for r in openai_server.requests]
+    assert len(set(ports)) == 2 and ports[-1] == ports[-2]
+
+
 def test_a_connection_the_server_closed_while_idle_is_not_reused(
         transport: PooledHTTPTransport) -> None:
     """Servers close idle keep-alive connections on their own schedule; a request written to
@@ -250,12 +274,19 @@ def test_proxies_come_from_the_conventional_variables() -> None:
 @pytest.mark.parametrize("environ, entry, named", [
     ({}, {"proxy": "ftp://proxy:21"}, "REPLYWISE_PROVIDERS[0].proxy"),
     ({}, {"proxy": 3128}, "REPLYWISE_PROVIDERS[0].proxy"),
-    ({"HTTPS_PROXY": "socks5://proxy:1080"}, None, "HTTPS_PROXY"),
+    ({"HTTPS_PROXY": "socks5://user:secret@proxy:1080"}, None, "HTTPS_PROXY"),
 ])
 def test_an_unusable_proxy_is_refused_naming_where_it_came_from(
         environ: dict[str, str], entry: dict | None, named: str) -> None:
-    with pytest.raises(ConfigError, match=named.replace("[", r"\[").replace("]", r"\]")):
+    with pytest.raises(ConfigError, match=named.replace("[", r"\[").replace("]", r"\]")) as error:
         _provider_proxy(environ, entry)
+    assert "secret" not in str(error.value)  # a proxy URL may carry a password
+
+
+def test_keys_and_proxies_stay_out_of_a_provider_configs_repr() -> None:
+    config = ProviderConfig(name="p", kind="openai", model="m", api_key="sk-secret-key",
+                            proxy="http://user:proxy-password@egress:3128")
+    assert "sk-secret-key" not in repr(config) and "proxy-password" not in repr(config)
 
 
 class _Server(ThreadingHTTPServer):

@@ -96,14 +96,14 @@ class ProviderConfig:
     kind: str                       # "openai" | "azure" | "compatible" | "offline" | "echo"
     model: str = ""
     base_url: str | None = None
-    api_key: str | None = None
+    api_key: str | None = field(default=None, repr=False)  # a secret: never in logs or reprs
     api_version: str | None = None  # Azure only
     deployment: str | None = None   # Azure only
     region: str = "global"
     timeout_s: float = 30.0
     # Outbound proxy URL for this provider's calls (config: HTTPS_PROXY and friends, or the
     # entry's own "proxy"); None connects directly.
-    proxy: str | None = None
+    proxy: str | None = field(default=None, repr=False)  # may carry credentials: as the key
     # While tokens arrive closer together than this many ms, read the stream at most once per
     # that time, so they cost the worker's thread one wake-up (openai_provider.ReadPace; 0:
     # every chunk). 50 ms is 20 updates a second, smoother than reading speed needs.

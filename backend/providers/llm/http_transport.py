@@ -95,9 +95,17 @@ class PooledHTTPTransport(httpx2.BaseTransport):
         now = time.monotonic()
         with self._lock:
             entries = self._idle.get(origin, [])
+            # The oldest wait at the bottom; under steady traffic the top never reaches them,
+            # so expired ones are dropped here rather than left open until the server's
+            # timeout turns them into half-closed sockets.
+            expired = 0
+            while expired < len(entries) and now - entries[expired][0] >= self._expiry:
+                expired += 1
+            stale.extend(connection for _, connection in entries[:expired])
+            del entries[:expired]
             while entries:
-                since, connection = entries.pop()
-                if now - since < self._expiry and not _closed_by_peer(connection):
+                _, connection = entries.pop()
+                if not _closed_by_peer(connection):
                     found = connection
                     break
                 stale.append(connection)
