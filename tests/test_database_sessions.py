@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+import time
 
 from sqlalchemy import create_engine, func, select, text
 
 from backend.app import create_app
 from backend.config import Settings
-from backend.storage.db import Database
+from backend.storage.db import Database, make_engine
 from backend.storage.models import Draft
 from tests.conftest import POSTGRES_ADMIN_URL, _psycopg_url
 from tests.web.drafting_support import draft_body
@@ -144,3 +145,41 @@ def test_by_default_a_burst_may_open_twice_the_pool_more(postgres_url, tmp_path)
             connection.close()
     finally:
         database.dispose()
+
+
+def _backend_pid(engine) -> int:
+    with engine.connect() as conn:
+        return conn.execute(text("SELECT pg_backend_pid()")).scalar_one()
+
+
+def test_pooled_connections_get_lifetimes_of_their_own(postgres_url):
+    """A worker opens its whole pool at once; one fixed age limit renewed every connection in
+    the same minute, each new server process starting cold."""
+    engine = make_engine(postgres_url, pool_size=8, max_overflow=0, recycle_s=1000)
+    try:
+        opened = time.monotonic()
+        held = [engine.connect() for _ in range(8)]
+        lifetimes = [c.connection.info["retire_at"] - opened for c in held]
+        for connection in held:
+            connection.close()
+    finally:
+        engine.dispose()
+    assert all(740 <= lifetime <= 1001 for lifetime in lifetimes), lifetimes
+    assert len({round(lifetime) for lifetime in lifetimes}) > 1  # not all at once
+
+
+def test_a_connection_past_its_lifetime_is_replaced_when_checked_out(postgres_url):
+    engine = make_engine(postgres_url, pool_size=1, max_overflow=0, recycle_s=0.4)
+    lasting = make_engine(postgres_url, pool_size=1, max_overflow=0, recycle_s=60)
+    try:
+        first, again = _backend_pid(engine), _backend_pid(engine)
+        time.sleep(0.45)  # past any lifetime drawn from 0.3-0.4 s
+        renewed = _backend_pid(engine)
+        assert first == again != renewed  # same server process until it was due, then a new one
+        assert engine.pool.checkedout() == 0 and _backend_pid(engine) == renewed
+        kept = _backend_pid(lasting)
+        time.sleep(0.45)
+        assert _backend_pid(lasting) == kept
+    finally:
+        engine.dispose()
+        lasting.dispose()

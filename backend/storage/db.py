@@ -4,20 +4,24 @@ from __future__ import annotations
 from collections.abc import Iterator
 import fcntl
 import os
+import random
 import threading
+import time
 from contextlib import contextmanager, nullcontext
 from contextvars import ContextVar
 from pathlib import Path
 
 from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 
 from backend.storage import scoping
 
 
 def make_engine(url: str, *, echo: bool = False, pool_size: int = 10,
-                max_overflow: int | None = None, pool_timeout_s: float = 10.0) -> Engine:
+                max_overflow: int | None = None, pool_timeout_s: float = 10.0,
+                recycle_s: float = 1800.0) -> Engine:
     """Create the engine with per-dialect settings that matter for concurrent writers."""
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
@@ -32,16 +36,39 @@ def make_engine(url: str, *, echo: bool = False, pool_size: int = 10,
     # No pool_pre_ping: it costs a round trip on every checkout, on every draft. A connection
     # the server dropped fails its statement instead; SQLAlchemy then sees the disconnect and
     # invalidates the whole pool, so only requests already in flight see the error (503), and
-    # pool_recycle retires connections before server or proxy idle timeouts close them.
+    # each connection is retired after its own lifetime (_stagger_recycling) before server or
+    # proxy idle timeouts close it.
     # A request that waits pool_timeout_s for a connection gets 503 database_busy: past that,
     # waiting longer only makes every queued request slower (docs/deploy.md sizes the pool).
     # Overflow connections are opened for a burst and closed after it; where PostgreSQL's
     # max_connections cannot take every worker's pool plus overflow, an operator sets the
     # overflow to 0, so a burst waits for a pooled connection rather than failing with "too
     # many clients" and paying a new server process per checkout.
-    return create_engine(url, echo=echo, pool_size=pool_size,
-                         max_overflow=pool_size * 2 if max_overflow is None else max_overflow,
-                         pool_recycle=1800, pool_timeout=pool_timeout_s)
+    engine = create_engine(url, echo=echo, pool_size=pool_size,
+                           max_overflow=pool_size * 2 if max_overflow is None else max_overflow,
+                           pool_recycle=-1, pool_timeout=pool_timeout_s)
+    _stagger_recycling(engine, recycle_s)
+    return engine
+
+
+def _stagger_recycling(engine: Engine, lifetime_s: float) -> None:
+    """Retire each pooled connection after its own lifetime, drawn between three quarters of
+    `lifetime_s` and all of it, so they are renewed before server or proxy idle timeouts.
+
+    Why not pool_recycle: it gives every connection the same age limit, and a worker opens its
+    whole pool in its first seconds, so every worker renewed every connection in the same
+    minute, each new server process starting with cold caches. In the load benchmark that
+    minute came 30 minutes into the run and had the run's worst tail (docs/benchmarks.md,
+    issue 7, session 8). Raising DisconnectionError at checkout is SQLAlchemy's documented way
+    to have the pool replace a connection before handing it out."""
+    @event.listens_for(engine, "connect")
+    def _born(_dbapi_conn, record) -> None:
+        record.info["retire_at"] = time.monotonic() + lifetime_s * (0.75 + random.random() / 4)
+
+    @event.listens_for(engine, "checkout")
+    def _retire_when_due(_dbapi_conn, record, _proxy) -> None:
+        if time.monotonic() >= record.info.get("retire_at", float("inf")):
+            raise DisconnectionError("pooled connection reached its lifetime")
 
 
 # Set while a read-only session begins, so the SQLite begin hook takes no write lock.
