@@ -125,9 +125,7 @@ def test_a_connection_the_server_closed_while_idle_is_not_reused(
     such a connection would fail, so the pool must notice and connect again."""
     served: list[int] = []
 
-    class CloseAfterAnswer(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
+    class CloseAfterAnswer(_QuietHandler):
         def do_POST(self) -> None:  # stdlib naming
             self.rfile.read(int(self.headers["Content-Length"]))
             served.append(self.client_address[1])
@@ -138,9 +136,6 @@ def test_a_connection_the_server_closed_while_idle_is_not_reused(
             self.wfile.flush()
             # Keep-alive was promised (no Connection: close), then the server hangs up.
             self.close_connection = True
-
-        def log_message(self, format: str, *args: object) -> None:  # stdlib signature
-            pass
 
     with _serving(CloseAfterAnswer) as url, httpx2.Client(transport=transport) as client:
         assert client.post(url, json=BODY).content == b"ok"
@@ -168,9 +163,7 @@ def test_refused_connections_and_timeouts_raise_httpx_exceptions(
 
 
 def test_a_broken_body_raises_a_protocol_error(transport: PooledHTTPTransport) -> None:
-    class BadChunks(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
+    class BadChunks(_QuietHandler):
         def do_POST(self) -> None:  # stdlib naming
             self.rfile.read(int(self.headers["Content-Length"]))
             self.send_response(200)
@@ -179,9 +172,6 @@ def test_a_broken_body_raises_a_protocol_error(transport: PooledHTTPTransport) -
             self.wfile.write(b"5\r\ndata:\r\nnot-a-size\r\n")
             self.wfile.flush()
             self.close_connection = True
-
-        def log_message(self, format: str, *args: object) -> None:  # stdlib signature
-            pass
 
     with _serving(BadChunks) as url, httpx2.Client(transport=transport) as client:
         with pytest.raises(httpx2.RemoteProtocolError):
@@ -193,18 +183,13 @@ def test_a_broken_body_raises_a_protocol_error(transport: PooledHTTPTransport) -
 def test_https_verifies_the_server_certificate(tmp_path: Path) -> None:
     authority, server_context = _certificates(tmp_path)
 
-    class Hello(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
+    class Hello(_QuietHandler):
         def do_POST(self) -> None:  # stdlib naming
             self.rfile.read(int(self.headers["Content-Length"]))
             self.send_response(200)
             self.send_header("Content-Length", "5")
             self.end_headers()
             self.wfile.write(b"hello")
-
-        def log_message(self, format: str, *args: object) -> None:  # stdlib signature
-            pass
 
     trusting = PooledHTTPTransport(max_idle=4, keepalive_expiry=5.0,
                                    ssl_context=ssl.create_default_context(cafile=authority))
@@ -287,6 +272,15 @@ def test_keys_and_proxies_stay_out_of_a_provider_configs_repr() -> None:
     config = ProviderConfig(name="p", kind="openai", model="m", api_key="sk-secret-key",
                             proxy="http://user:proxy-password@egress:3128")
     assert "sk-secret-key" not in repr(config) and "proxy-password" not in repr(config)
+
+
+class _QuietHandler(BaseHTTPRequestHandler):
+    """An HTTP/1.1 (keep-alive) handler that writes no access log."""
+
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: object) -> None:  # stdlib signature
+        pass
 
 
 class _Server(ThreadingHTTPServer):
