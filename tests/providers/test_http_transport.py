@@ -39,6 +39,15 @@ def _stream(client: httpx2.Client, url: str) -> bytes:
         return b"".join(response.iter_bytes())
 
 
+def _stream_at_once(client: httpx2.Client, url: str, count: int) -> None:
+    """`count` streams in parallel threads, so each needs a connection of its own."""
+    threads = [threading.Thread(target=_stream, args=(client, url)) for _ in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=10)
+
+
 def test_a_finished_stream_leaves_its_connection_for_the_next_call(
         transport: PooledHTTPTransport, openai_server: FakeOpenAIServer) -> None:
     with httpx2.Client(transport=transport) as client:
@@ -82,11 +91,7 @@ def test_idle_connections_past_their_expiry_or_the_cap_are_closed(
     url = openai_server.base_url + "/chat/completions"
     openai_server.set_default(Behaviour.ok("Thanks.", latency_s=0.2))
     with httpx2.Client(transport=pooled) as client:
-        threads = [threading.Thread(target=_stream, args=(client, url)) for _ in range(3)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(timeout=10)
+        _stream_at_once(client, url, 3)
         assert pooled.idle_connections() == 2  # three finished at once; two are kept
         time.sleep(0.3)
         _stream(client, url)  # both idle ones expired: a new connection
@@ -103,11 +108,7 @@ def test_expired_connections_under_newer_ones_are_closed_too(
     url = openai_server.base_url + "/chat/completions"
     openai_server.set_default(Behaviour.ok("Thanks.", latency_s=0.1))
     with httpx2.Client(transport=pooled) as client:
-        threads = [threading.Thread(target=_stream, args=(client, url)) for _ in range(2)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(timeout=10)
+        _stream_at_once(client, url, 2)
         time.sleep(0.7)
         _stream(client, url)  # takes the newer of the two and puts it back on top
         time.sleep(0.5)  # now the bottom one is past its expiry, the top one is not
