@@ -43,6 +43,22 @@ class Upstream:
         # The worst lateness of any first or last event per wall-clock minute (epoch seconds //
         # 60), to set beside the load test's own minutes.
         self.worst_by_minute: dict[int, float] = {}
+        # The encoded events of the latest (model, created second): every stream that starts
+        # in the same second sends the same bytes, and this instrument shares the machine with
+        # the service it measures, so it encodes them once rather than once per stream.
+        self._events_key: tuple[str, int] | None = None
+        self._events: list[bytes] = []
+
+    def _encoded(self, model: str, created: int) -> list[bytes]:
+        """The role chunk, one chunk per word, and the finish chunk, HTTP-framed."""
+        if self._events_key != (model, created):
+            last = len(self.words) - 1
+            self._events = [_chunk(model, created, {"role": "assistant", "content": ""}),
+                            *(_chunk(model, created, {"content": w if i == last else w + " "})
+                              for i, w in enumerate(self.words)),
+                            _chunk(model, created, {}, "stop")]
+            self._events_key = (model, created)
+        return self._events
 
     async def serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
@@ -80,16 +96,12 @@ class Upstream:
             return loop.time() - (begun + offset)
 
         self.late_first.append(self._note(await at(self.latency)))
-        created = int(time.time())
+        events = self._encoded(model, int(time.time()))
         writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
-                     b"Transfer-Encoding: chunked\r\n\r\n")
-        writer.write(_chunk(model, created, {"role": "assistant", "content": ""}))
-        for index, word in enumerate(self.words):
-            await at(self.latency + (index + 1) * self.chunk_delay)
-            last = index == len(self.words) - 1
-            writer.write(_chunk(model, created, {"content": word if last else word + " "}))
-        await at(self.latency + (len(self.words) + 1) * self.chunk_delay)
-        writer.write(_chunk(model, created, {}, "stop"))
+                     b"Transfer-Encoding: chunked\r\n\r\n" + events[0])
+        for index, event in enumerate(events[1:], start=1):  # the words, then the finish
+            await at(self.latency + index * self.chunk_delay)
+            writer.write(event)
         # The same schedule as tests/fakes/openai_server.py (a delay before every event after
         # the first), which scripts/loadtest's configured upstream time assumes.
         self.late_last.append(self._note(

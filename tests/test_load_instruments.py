@@ -1,0 +1,165 @@
+"""The load test's instruments read and write HTTP correctly: a miscounted draft or a wrong
+time would be a wrong benchmark (scripts/bench/draft_client.py, scripts/bench/async_upstream.py).
+"""
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import json
+import time
+from pathlib import Path
+
+import pytest
+
+from scripts.bench.draft_client import DraftConnection, DraftResponse, ResponseError
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _chunked(*payloads: bytes, head: bytes = b"HTTP/1.1 200 OK\r\nContent-Type: "
+             b"text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n") -> bytes:
+    return head + b"".join(f"{len(p):x}\r\n".encode() + p + b"\r\n" for p in payloads) + \
+        b"0\r\n\r\n"
+
+
+STREAM = _chunked(b"event: delta\ndata: {\"text\": \"Hello\"}\n\n",
+                  b"event: delta\ndata: {\"text\": \" there\"}\n\n",
+                  b"event: done\ndata: {\"id\": \"d42\", \"text\": \"Hello there\"}\n\n")
+
+
+def _feed_in_pieces(data: bytes, size: int) -> tuple[DraftResponse, list[bool]]:
+    response = DraftResponse(sent=100.0)
+    results = [response.feed(data[i:i + size], now=100.0 + i)
+               for i in range(0, len(data), size)]
+    return response, results
+
+
+@pytest.mark.parametrize("size", [1, 2, 7, 64, len(STREAM)])
+def test_a_streamed_draft_is_read_whole_however_its_bytes_are_split(size):
+    response, results = _feed_in_pieces(STREAM, size)
+
+    assert results[-1] is True and not any(results[:-1])
+    assert (response.status, response.draft_id, response.keep) == (200, "d42", True)
+    assert response.error_event is False
+    # The first delta is stamped with the piece that completed its HTTP chunk (the chunk's
+    # closing CRLF), the end with the piece that held the last byte.
+    first = STREAM.index(b"\n\n\r\n") + 3
+    assert response.ttfb == pytest.approx(first - first % size)
+    assert response.ended == 100.0 + (len(STREAM) - 1) - (len(STREAM) - 1) % size
+
+
+def test_a_marker_split_across_two_http_chunks_still_counts():
+    data = _chunked(b"event: del", b"ta\ndata: {}\n\n", b"event: done\ndata: {\"id\": \"x\"}\n\n")
+    response = DraftResponse(sent=0.0)
+
+    assert response.feed(data, now=3.0) is True
+    assert (response.ttfb, response.draft_id) == (3.0, "x")
+
+
+def test_an_error_event_and_a_missing_done_event_are_reported():
+    response = DraftResponse(sent=0.0)
+    response.feed(_chunked(b"event: error\ndata: {\"error\": \"boom\"}\n\n"), now=1.0)
+
+    assert (response.error_event, response.draft_id, response.ttfb) == (True, "", None)
+
+
+def test_a_refusal_with_a_length_is_complete_after_its_body():
+    body = json.dumps({"error": "rate_limited"}).encode()
+    head = (b"HTTP/1.1 429 Too Many Requests\r\nContent-Type: application/json\r\n"
+            b"Connection: close\r\nContent-Length: " + str(len(body)).encode() + b"\r\n\r\n")
+    response = DraftResponse(sent=0.0)
+
+    assert response.feed(head + body[:-1], now=1.0) is False
+    assert response.feed(body[-1:], now=2.0) is True
+    assert (response.status, response.keep, response.ended) == (429, False, 2.0)
+
+
+@pytest.mark.parametrize("data, reason", [
+    (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", "bad chunk size"),
+    (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nabcd", "not followed by CRLF"),
+    (b"garbage\r\n\r\n", "bad status line"),
+    (_chunked(b"event: done\ndata: {\"no\": 1}\n\n"), "without a draft id"),
+])
+def test_bytes_that_are_not_a_valid_response_raise(data, reason):
+    with pytest.raises(ResponseError, match=reason):
+        DraftResponse(sent=0.0).feed(data, now=1.0)
+
+
+async def _exchange_with(answer, timeout: float = 5.0) -> DraftResponse:
+    """One request through DraftConnection to a local server that runs `answer(writer)`."""
+    handlers = []
+
+    async def serve(reader, writer):
+        handlers.append(asyncio.current_task())
+        await reader.readuntil(b"\r\n\r\n")
+        await answer(writer)
+        try:
+            await reader.read()  # until the client closes (a timed-out exchange closes it)
+        except ConnectionError:
+            pass
+        writer.close()
+
+    server = await asyncio.start_server(serve, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        loop = asyncio.get_running_loop()
+        _, connection = await loop.create_connection(DraftConnection, "127.0.0.1", port)
+        try:
+            return await connection.exchange(b"POST / HTTP/1.1\r\nHost: x\r\n\r\n",
+                                             time.perf_counter(), timeout)
+        finally:
+            connection.close()
+    finally:
+        server.close()
+        await asyncio.wait_for(asyncio.gather(*handlers), 5)  # each ends when the client closes
+        await server.wait_closed()
+
+
+def test_a_connection_reads_a_response_sent_in_timed_pieces():
+    async def answer(writer):
+        for piece in (STREAM[:90], STREAM[90:200], STREAM[200:]):
+            writer.write(piece)
+            await writer.drain()
+            await asyncio.sleep(0.01)
+
+    response = asyncio.run(_exchange_with(answer))
+    assert (response.status, response.draft_id) == (200, "d42")
+    assert response.ended > response.sent
+
+
+def test_a_connection_closed_mid_response_fails_the_exchange():
+    async def answer(writer):
+        writer.write(STREAM[:120])
+        await writer.drain()
+        writer.close()
+
+    with pytest.raises(ResponseError, match="closed before the response ended"):
+        asyncio.run(_exchange_with(answer))
+
+
+def test_a_response_that_never_ends_times_out():
+    async def answer(writer):  # then the server waits for the client, sending nothing more
+        writer.write(STREAM[:120])
+        await writer.drain()
+
+    with pytest.raises(ResponseError, match="timed out"):
+        asyncio.run(_exchange_with(answer, timeout=0.2))
+
+
+def test_the_upstream_sends_each_word_once_in_order_with_a_finish():
+    spec = importlib.util.spec_from_file_location("async_upstream",
+                                                  ROOT / "scripts/bench/async_upstream.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    upstream = module.Upstream(latency=0, chunk_delay=0, text="Hello,\n\nsee you soon.")
+
+    events = upstream._encoded("m", 1700000000)
+
+    assert upstream._encoded("m", 1700000000) is events  # encoded once per second
+    decoded = [json.loads(e.split(b"data: ", 1)[1].split(b"\n\n", 1)[0]) for e in events]
+    assert decoded[0]["choices"][0]["delta"] == {"role": "assistant", "content": ""}
+    assert "".join(d["choices"][0]["delta"]["content"] for d in decoded[1:-1]) == \
+        "Hello,\n\nsee you soon."
+    assert decoded[-1]["choices"][0]["finish_reason"] == "stop"
+    assert {d["created"] for d in decoded} == {1700000000}
+    assert upstream._encoded("m", 1700000001) is not events
