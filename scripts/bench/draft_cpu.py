@@ -61,6 +61,17 @@ def main() -> None:
     parser.add_argument("--postgres", default="postgresql://postgres@127.0.0.1:5432/test")
     parser.add_argument("--redis", default="redis://127.0.0.1:6379/0")
     parser.add_argument("--profile", default="")
+    parser.add_argument("--cycles", type=int, default=0,
+                        help="after warm-up, run this many drafts with the cyclic collector "
+                             "off, then list what it would have had to collect (reference "
+                             "cycles left per draft: work a collector pass does holding the GIL)")
+    parser.add_argument("--held", type=int, default=0,
+                        help="after warm-up, hold this many drafts open at once (threads; the "
+                             "upstream answers after --latency s) and list the objects the "
+                             "cyclic collector tracks for each: what every collector pass of a "
+                             "loaded worker walks")
+    parser.add_argument("--latency", type=float, default=0.0,
+                        help="the upstream's seconds before its first chunk")
     parser.add_argument("--every", type=int, default=0,
                         help="also print CPU per draft for each block of this many drafts, to "
                              "see whether it grows as the database and the process fill up")
@@ -69,7 +80,7 @@ def main() -> None:
     port = free_port()
     text = "Hello,\n\n" + " ".join(["word"] * (args.words - 1) + ["end."])
     upstream = subprocess.Popen([sys.executable, str(ROOT / "scripts/bench/async_upstream.py"),
-                                 "--port", str(port), "--latency", "0", "--chunk-delay",
+                                 "--port", str(port), "--latency", str(args.latency), "--chunk-delay",
                                  str(args.chunk_delay), "--text", text],
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
@@ -102,6 +113,12 @@ def main() -> None:
 
         for n in range(args.warm):
             draft(n)
+        if args.cycles:
+            print_cycles(draft, args.cycles)
+            return
+        if args.held:
+            print_held(draft, args.held, args.latency)
+            return
         cpu, wall = time.process_time(), time.perf_counter()
         block = cpu
         for n in range(args.drafts):
@@ -126,6 +143,52 @@ def main() -> None:
     finally:
         upstream.terminate()
         upstream.wait(timeout=10)
+
+
+def print_held(draft, held: int, latency: float) -> None:
+    """The collector-tracked objects that `held` open drafts keep alive, by type, per draft."""
+    import collections
+    import gc
+    import threading
+
+    def census() -> collections.Counter:
+        gc.collect()
+        return collections.Counter(f"{type(o).__module__}.{type(o).__qualname__}"
+                                   for o in gc.get_objects())
+
+    before = census()
+    threads = [threading.Thread(target=draft, args=(500_000 + n,)) for n in range(held)]
+    for thread in threads:
+        thread.start()
+    time.sleep(latency / 2)  # every draft is waiting for its upstream's first chunk
+    during = census()
+    for thread in threads:
+        thread.join()
+    grown = during - before
+    print(f"{sum(grown.values()) / held:.0f} tracked objects per open draft ({held} held); "
+          f"by type, per draft:")
+    for kind, count in grown.most_common(30):
+        print(f"  {count / held:7.1f}  {kind}")
+
+
+def print_cycles(draft, drafts: int) -> None:
+    """What `drafts` drafts leave for the cyclic collector, by type, per draft."""
+    import collections
+    import gc
+    gc.collect()
+    gc.disable()
+    gc.set_debug(gc.DEBUG_SAVEALL)
+    for n in range(drafts):
+        draft(300_000 + n)
+    found = gc.collect()
+    kinds = collections.Counter(f"{type(o).__module__}.{type(o).__qualname__}" for o in gc.garbage)
+    print(f"{found} objects in reference cycles after {drafts} drafts "
+          f"({found / drafts:.1f} per draft); by type, per draft:")
+    for kind, count in kinds.most_common(30):
+        print(f"  {count / drafts:7.2f}  {kind}")
+    gc.set_debug(0)
+    gc.garbage.clear()
+    gc.enable()
 
 
 if __name__ == "__main__":
