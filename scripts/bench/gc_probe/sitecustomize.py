@@ -9,7 +9,8 @@ at least 5 ms of wall time, to DIR/<pid>.log as
 With REPLYWISE_GC_PROBE_CENSUS=1 as well (a diagnostic run, not a measurement: it adds a full
 pass a minute), the collector keeps what it finds unreachable instead of freeing it, and every
 60 s a `census` line lists how many objects of each type were in reference cycles that minute:
-what the service leaves for the collector rather than to reference counting.
+what the service leaves for the collector rather than to reference counting. Each logged
+younger pass then ends with `walked=<young>+<middle>`: the objects in the generations it walks.
 """
 from __future__ import annotations
 
@@ -34,11 +35,14 @@ def _install(directory: str) -> None:
 
     os.register_at_fork(after_in_child=reopen)
     began = [0.0, 0.0]
+    sizes: list[int] = []  # census mode: objects in each generation the pass walks
     passes, cpu_ms = [0, 0, 0], [0.0, 0.0, 0.0]
     flushed = [time.monotonic()]
 
     def probe(phase: str, info: dict) -> None:
         if phase == "start":
+            if _CENSUS and info["generation"] < 2:  # what the pass is about to walk
+                sizes[:] = [len(gc.get_objects(g)) for g in range(info["generation"] + 1)]
             began[0], began[1] = time.perf_counter(), time.thread_time()
             return
         wall = (time.perf_counter() - began[0]) * 1000
@@ -48,7 +52,8 @@ def _install(directory: str) -> None:
         cpu_ms[generation] += cpu
         if generation == 2 or wall >= _SLOW_MS:
             log.write(f"{time.time():.3f} {generation} {wall:.1f} {cpu:.1f} "
-                      f"{info['collected']}\n")
+                      f"{info['collected']}" + (f" walked={'+'.join(map(str, sizes))}"
+                                                if _CENSUS and generation < 2 else "") + "\n")
         if time.monotonic() - flushed[0] >= 60:
             flushed[0] = time.monotonic()
             log.write(f"totals {time.time():.3f} " + " ".join(
