@@ -4,6 +4,7 @@ time would be a wrong benchmark (scripts/bench/draft_client.py, scripts/bench/as
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib.util
 import json
 import time
@@ -163,3 +164,53 @@ def test_the_upstream_sends_each_word_once_in_order_with_a_finish():
     assert decoded[-1]["choices"][0]["finish_reason"] == "stop"
     assert {d["created"] for d in decoded} == {1700000000}
     assert upstream._encoded("m", 1700000001) is not events
+
+
+def test_the_upstream_streams_a_whole_completion_the_provider_reads():
+    """The load upstream, served for real, answers the service's own OpenAI provider with every
+    word, a finish reason and usage, on its configured schedule."""
+    import subprocess
+    import sys
+
+    from backend.drafting.model import Address, ChatMessage, DraftContext, DraftOptions
+    from backend.providers.llm.base import CompletionRequest, Finished, ProviderConfig, TextDelta
+    from backend.providers.llm.openai_provider import OpenAIProvider
+
+    with socket_port() as port:
+        upstream = subprocess.Popen(
+            [sys.executable, str(ROOT / "scripts/bench/async_upstream.py"), "--port", str(port),
+             "--latency", "0.05", "--chunk-delay", "0.01", "--text", "Hello,\n\nsee you soon."],
+            stdout=subprocess.PIPE)
+    try:
+        assert b"load upstream on" in upstream.stdout.readline()
+        provider = OpenAIProvider(ProviderConfig(name="load", kind="compatible", model="m",
+                                                 base_url=f"http://127.0.0.1:{port}/v1"))
+        request = CompletionRequest(
+            messages=(ChatMessage("user", "x" * 400),), max_tokens=50,
+            context=DraftContext(subject="s", sender=Address("Ann", "ann@example.com"),
+                                 latest="x"), options=DraftOptions())
+        started = time.perf_counter()
+        for _ in range(2):  # twice on one kept-alive connection
+            events = list(provider.stream(request, timeout=10))
+        took = time.perf_counter() - started
+        provider.close()
+    finally:
+        upstream.terminate()
+        upstream.wait(timeout=10)
+        upstream.stdout.close()
+
+    assert "".join(e.text for e in events if isinstance(e, TextDelta)) == "Hello,\n\nsee you soon."
+    finished = events[-1]
+    assert isinstance(finished, Finished) and finished.finish_reason == "stop"
+    assert (finished.usage.prompt_tokens, finished.usage.completion_tokens) == (100, 3)
+    assert took >= 2 * (0.05 + 5 * 0.01)  # latency, then words, finish and usage 10 ms apart
+
+
+@contextlib.contextmanager
+def socket_port():
+    """A free local port (released before the upstream binds it)."""
+    import socket
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    yield port

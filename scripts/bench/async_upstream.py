@@ -96,7 +96,8 @@ class Upstream:
             return loop.time() - (begun + offset)
 
         self.late_first.append(self._note(await at(self.latency)))
-        events = self._encoded(model, int(time.time()))
+        created = int(time.time())
+        events = self._encoded(model, created)
         writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
                      b"Transfer-Encoding: chunked\r\n\r\n" + events[0])
         for index, event in enumerate(events[1:], start=1):  # the words, then the finish
