@@ -4,13 +4,15 @@
 Python imports it at start-up. A pass holds the GIL, and so every stream of its worker, for
 its whole duration: the probe writes each full (generation 2) pass, and each younger pass of
 at least 5 ms of wall time, to DIR/<pid>.log as
-`<unix time> <generation> <wall ms> <cpu ms> <objects found unreachable>`, and every 60 s a `totals` line with the passes and CPU of each generation so far.
+`<unix time> <generation> <wall ms> <cpu ms> <objects found unreachable>`, and every 60 s a
+`totals` line with the passes and CPU of each generation so far.
 
 With REPLYWISE_GC_PROBE_CENSUS=1 as well (a diagnostic run, not a measurement: it adds a full
 pass a minute), the collector keeps what it finds unreachable instead of freeing it, and every
 60 s a `census` line lists how many objects of each type were in reference cycles that minute:
-what the service leaves for the collector rather than to reference counting. Each logged
-younger pass then ends with `walked=<young>+<middle>`: the objects in the generations it walks.
+what the service leaves for the collector rather than to reference counting. Every younger
+pass is then logged, ending with `walked=<young>+<middle>`, the objects in the generations it
+walks, and `big=`, the largest containers among them (each of their references is a visit).
 """
 from __future__ import annotations
 
@@ -36,13 +38,20 @@ def _install(directory: str) -> None:
     os.register_at_fork(after_in_child=reopen)
     began = [0.0, 0.0]
     sizes: list[int] = []  # census mode: objects in each generation the pass walks
+    big: list[tuple[int, str]] = []  # census mode: its largest containers (size, type)
     passes, cpu_ms = [0, 0, 0], [0.0, 0.0, 0.0]
     flushed = [time.monotonic()]
 
     def probe(phase: str, info: dict) -> None:
         if phase == "start":
             if _CENSUS and info["generation"] < 2:  # what the pass is about to walk
-                sizes[:] = [len(gc.get_objects(g)) for g in range(info["generation"] + 1)]
+                walked = [gc.get_objects(g) for g in range(info["generation"] + 1)]
+                sizes[:] = [len(objects) for objects in walked]
+                # Containers with many references cost a visit each: name the big ones.
+                big[:] = sorted(((len(o), type(o).__qualname__) for objects in walked
+                                 for o in objects if isinstance(o, (list, dict, set, tuple))
+                                 and len(o) >= 200), reverse=True)[:5]
+                del walked
             began[0], began[1] = time.perf_counter(), time.thread_time()
             return
         wall = (time.perf_counter() - began[0]) * 1000
@@ -50,10 +59,12 @@ def _install(directory: str) -> None:
         generation = info["generation"]
         passes[generation] += 1
         cpu_ms[generation] += cpu
-        if generation == 2 or wall >= _SLOW_MS:
+        if generation == 2 or wall >= _SLOW_MS or _CENSUS:
             log.write(f"{time.time():.3f} {generation} {wall:.1f} {cpu:.1f} "
-                      f"{info['collected']}" + (f" walked={'+'.join(map(str, sizes))}"
-                                                if _CENSUS and generation < 2 else "") + "\n")
+                      f"{info['collected']}" + (
+                          f" walked={'+'.join(map(str, sizes))} big="
+                          + ",".join(f"{kind}:{n}" for n, kind in big)
+                          if _CENSUS and generation < 2 else "") + "\n")
         if time.monotonic() - flushed[0] >= 60:
             flushed[0] = time.monotonic()
             log.write(f"totals {time.time():.3f} " + " ".join(
