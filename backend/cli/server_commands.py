@@ -97,7 +97,6 @@ def worker_app(config):
     sys.setswitchinterval(config.gil_switch_interval_ms / 1000)
     app = create_app(config)
     freeze_startup_heap()
-    space_middle_passes()
     return app
 
 
@@ -113,28 +112,6 @@ def freeze_startup_heap() -> None:
     """
     gc.collect()
     gc.freeze()
-
-
-# Young passes per pass over the middle generation: Python's default is 10.
-MIDDLE_GENERATION_EVERY = 100
-
-
-def space_middle_passes() -> None:
-    """Walk the collector's middle generation a tenth as often as Python's default.
-
-    A pass over the middle generation walks every object that outlived a young pass, and in a
-    worker holding a hundred streams of 20 s that is nearly every object of every open
-    stream, whether the pass comes every 10 young passes or every 100: under load each one
-    held the GIL, and every stream of the worker, for 12-21 ms of CPU (and up to 325 ms of
-    wall time when the OS preempted it), twice a minute per worker (docs/benchmarks.md,
-    issue 7). Spacing them tenfold makes those stalls a tenth as frequent at about the same
-    length each. Young passes stay as frequent: they are short, and the cycles a request
-    leaves (werkzeug's routing closure) die young and are freed by them. Cycles that do reach
-    the middle generation wait longer to be freed; the load test's worker memory shows the
-    cost.
-    """
-    young, _middle, full = gc.get_threshold()
-    gc.set_threshold(young, MIDDLE_GENERATION_EVERY, full)
 
 
 @click.group()
