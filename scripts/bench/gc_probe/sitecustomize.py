@@ -10,9 +10,10 @@ at least 5 ms of wall time, to DIR/<pid>.log as
 With REPLYWISE_GC_PROBE_CENSUS=1 as well (a diagnostic run, not a measurement: it adds a full
 pass a minute), the collector keeps what it finds unreachable instead of freeing it, and every
 60 s a `census` line lists how many objects of each type were in reference cycles that minute:
-what the service leaves for the collector rather than to reference counting. Every younger
-pass is then logged, ending with `walked=<young>+<middle>`, the objects in the generations it
-walks, and `big=`, the largest containers among them (each of their references is a visit).
+what the service leaves for the collector rather than to reference counting. The same thread
+samples the young and middle generations every second (objects in each, and the largest
+containers: each of their references is a visit in a pass) and logs a `young` line per minute.
+Not from a collector callback: listing a generation there corrupts the interpreter mid-pass.
 """
 from __future__ import annotations
 
@@ -37,21 +38,11 @@ def _install(directory: str) -> None:
 
     os.register_at_fork(after_in_child=reopen)
     began = [0.0, 0.0]
-    sizes: list[int] = []  # census mode: objects in each generation the pass walks
-    big: list[tuple[int, str]] = []  # census mode: its largest containers (size, type)
     passes, cpu_ms = [0, 0, 0], [0.0, 0.0, 0.0]
     flushed = [time.monotonic()]
 
     def probe(phase: str, info: dict) -> None:
         if phase == "start":
-            if _CENSUS and info["generation"] < 2:  # what the pass is about to walk
-                walked = [gc.get_objects(g) for g in range(info["generation"] + 1)]
-                sizes[:] = [len(objects) for objects in walked]
-                # Containers with many references cost a visit each: name the big ones.
-                big[:] = sorted(((len(o), type(o).__qualname__) for objects in walked
-                                 for o in objects if isinstance(o, (list, dict, set, tuple))
-                                 and len(o) >= 200), reverse=True)[:5]
-                del walked
             began[0], began[1] = time.perf_counter(), time.thread_time()
             return
         wall = (time.perf_counter() - began[0]) * 1000
@@ -59,12 +50,9 @@ def _install(directory: str) -> None:
         generation = info["generation"]
         passes[generation] += 1
         cpu_ms[generation] += cpu
-        if generation == 2 or wall >= _SLOW_MS or _CENSUS:
+        if generation == 2 or wall >= _SLOW_MS:
             log.write(f"{time.time():.3f} {generation} {wall:.1f} {cpu:.1f} "
-                      f"{info['collected']}" + (
-                          f" walked={'+'.join(map(str, sizes))} big="
-                          + ",".join(f"{kind}:{n}" for n, kind in big)
-                          if _CENSUS and generation < 2 else "") + "\n")
+                      f"{info['collected']}\n")
         if time.monotonic() - flushed[0] >= 60:
             flushed[0] = time.monotonic()
             log.write(f"totals {time.time():.3f} " + " ".join(
@@ -98,7 +86,21 @@ def _start_census(current_log) -> None:
 
     def every_minute() -> None:
         while True:
-            time.sleep(60)
+            sizes, big = [], []
+            for second in range(60):
+                time.sleep(1)
+                young, middle = gc.get_objects(0), gc.get_objects(1)
+                sizes.append((len(young), len(middle)))
+                if second % 10 == 0:
+                    big.extend((len(o), type(o).__qualname__) for o in young + middle
+                               if isinstance(o, (list, dict, set, tuple)) and len(o) >= 200)
+                del young, middle
+            largest = sorted(big, reverse=True)[:8]
+            current_log().write(
+                f"young {time.time():.3f} gen0 max {max(s[0] for s in sizes)} mean "
+                f"{sum(s[0] for s in sizes) // len(sizes)} gen1 max {max(s[1] for s in sizes)} "
+                f"mean {sum(s[1] for s in sizes) // len(sizes)} big "
+                + ",".join(f"{kind}:{n}" for n, kind in largest) + "\n")
             census(current_log())
 
     threading.Thread(target=every_minute, daemon=True, name="gc-census").start()
