@@ -160,7 +160,9 @@ def print_held(draft, held: int, latency: float) -> None:
     threads = [threading.Thread(target=draft, args=(500_000 + n,)) for n in range(held)]
     for thread in threads:
         thread.start()
-    time.sleep(latency / 2)  # every draft is waiting for its upstream's first chunk
+    # Every draft is then blocked on its upstream's first chunk. gc.get_objects must not run
+    # while another thread builds a tuple (its resize fails once listed): waiting threads do not.
+    time.sleep(latency / 2)
     during = census()
     for thread in threads:
         thread.join()

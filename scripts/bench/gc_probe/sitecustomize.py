@@ -10,10 +10,10 @@ at least 5 ms of wall time, to DIR/<pid>.log as
 With REPLYWISE_GC_PROBE_CENSUS=1 as well (a diagnostic run, not a measurement: it adds a full
 pass a minute), the collector keeps what it finds unreachable instead of freeing it, and every
 60 s a `census` line lists how many objects of each type were in reference cycles that minute:
-what the service leaves for the collector rather than to reference counting. The same thread
-samples the young and middle generations every second (objects in each, and the largest
-containers: each of their references is a visit in a pass) and logs a `young` line per minute.
-Not from a collector callback: listing a generation there corrupts the interpreter mid-pass.
+what the service leaves for the collector rather than to reference counting. (It never lists
+the live generations with gc.get_objects: that takes a reference to every object, including a
+tuple another thread is still building, whose resize then fails with a SystemError. Seen in a
+worker, and in a master when done from a collector callback.)
 """
 from __future__ import annotations
 
@@ -86,21 +86,7 @@ def _start_census(current_log) -> None:
 
     def every_minute() -> None:
         while True:
-            sizes, big = [], []
-            for second in range(60):
-                time.sleep(1)
-                young, middle = gc.get_objects(0), gc.get_objects(1)
-                sizes.append((len(young), len(middle)))
-                if second % 10 == 0:
-                    big.extend((len(o), type(o).__qualname__) for o in young + middle
-                               if isinstance(o, (list, dict, set, tuple)) and len(o) >= 200)
-                del young, middle
-            largest = sorted(big, reverse=True)[:8]
-            current_log().write(
-                f"young {time.time():.3f} gen0 max {max(s[0] for s in sizes)} mean "
-                f"{sum(s[0] for s in sizes) // len(sizes)} gen1 max {max(s[1] for s in sizes)} "
-                f"mean {sum(s[1] for s in sizes) // len(sizes)} big "
-                + ",".join(f"{kind}:{n}" for n, kind in largest) + "\n")
+            time.sleep(60)
             census(current_log())
 
     threading.Thread(target=every_minute, daemon=True, name="gc-census").start()
