@@ -80,8 +80,8 @@ def main() -> None:
     port = free_port()
     text = "Hello,\n\n" + " ".join(["word"] * (args.words - 1) + ["end."])
     upstream = subprocess.Popen([sys.executable, str(ROOT / "scripts/bench/async_upstream.py"),
-                                 "--port", str(port), "--latency", str(args.latency), "--chunk-delay",
-                                 str(args.chunk_delay), "--text", text],
+                                 "--port", str(port), "--latency", str(args.latency),
+                                 "--chunk-delay", str(args.chunk_delay), "--text", text],
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         wait_for_port(port)
