@@ -4,6 +4,7 @@ time would be a wrong benchmark (scripts/bench/draft_client.py, scripts/bench/as
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import importlib.util
 import json
@@ -86,6 +87,14 @@ def test_bytes_that_are_not_a_valid_response_raise(data, reason):
         DraftResponse(sent=0.0).feed(data, now=1.0)
 
 
+def _exchange(answer, timeout: float = 5.0) -> DraftResponse:
+    """_exchange_with on an event loop of its own, in a thread: other tests in the suite (the
+    browser's sync API) may leave a loop running in the main thread, where asyncio.run refuses
+    to start."""
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(lambda: asyncio.run(_exchange_with(answer, timeout))).result()
+
+
 async def _exchange_with(answer, timeout: float = 5.0) -> DraftResponse:
     """One request through DraftConnection to a local server that runs `answer(writer)`."""
     handlers = []
@@ -123,7 +132,7 @@ def test_a_connection_reads_a_response_sent_in_timed_pieces():
             await writer.drain()
             await asyncio.sleep(0.01)
 
-    response = asyncio.run(_exchange_with(answer))
+    response = _exchange(answer)
     assert (response.status, response.draft_id) == (200, "d42")
     assert response.ended > response.sent
 
@@ -135,7 +144,7 @@ def test_a_connection_closed_mid_response_fails_the_exchange():
         writer.close()
 
     with pytest.raises(ResponseError, match="closed before the response ended"):
-        asyncio.run(_exchange_with(answer))
+        _exchange(answer)
 
 
 def test_a_response_that_never_ends_times_out():
@@ -144,7 +153,7 @@ def test_a_response_that_never_ends_times_out():
         await writer.drain()
 
     with pytest.raises(ResponseError, match="timed out"):
-        asyncio.run(_exchange_with(answer, timeout=0.2))
+        _exchange(answer, timeout=0.2)
 
 
 def test_the_upstream_sends_each_word_once_in_order_with_a_finish():
