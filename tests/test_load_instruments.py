@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import contextlib
-import importlib.util
 import json
+import socket
 import time
 from pathlib import Path
 
 import pytest
 
+from scripts.bench.async_upstream import Upstream
 from scripts.bench.draft_client import DraftConnection, DraftResponse, ResponseError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -157,11 +157,7 @@ def test_a_response_that_never_ends_times_out():
 
 
 def test_the_upstream_sends_each_word_once_in_order_with_a_finish():
-    spec = importlib.util.spec_from_file_location("async_upstream",
-                                                  ROOT / "scripts/bench/async_upstream.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    upstream = module.Upstream(latency=0, chunk_delay=0, text="Hello,\n\nsee you soon.")
+    upstream = Upstream(latency=0, chunk_delay=0, text="Hello,\n\nsee you soon.")
 
     events = upstream._encoded("m", 1700000000)
 
@@ -185,11 +181,11 @@ def test_the_upstream_streams_a_whole_completion_the_provider_reads():
     from backend.providers.llm.base import CompletionRequest, Finished, ProviderConfig, TextDelta
     from backend.providers.llm.openai_provider import OpenAIProvider
 
-    with socket_port() as port:
-        upstream = subprocess.Popen(
-            [sys.executable, str(ROOT / "scripts/bench/async_upstream.py"), "--port", str(port),
-             "--latency", "0.05", "--chunk-delay", "0.01", "--text", "Hello,\n\nsee you soon."],
-            stdout=subprocess.PIPE)
+    port = _free_port()
+    upstream = subprocess.Popen(
+        [sys.executable, str(ROOT / "scripts/bench/async_upstream.py"), "--port", str(port),
+         "--latency", "0.05", "--chunk-delay", "0.01", "--text", "Hello,\n\nsee you soon."],
+        stdout=subprocess.PIPE)
     try:
         assert b"load upstream on" in upstream.stdout.readline()
         provider = OpenAIProvider(ProviderConfig(name="load", kind="compatible", model="m",
@@ -215,11 +211,8 @@ def test_the_upstream_streams_a_whole_completion_the_provider_reads():
     assert took >= 2 * (0.05 + 5 * 0.01)  # latency, then words, finish and usage 10 ms apart
 
 
-@contextlib.contextmanager
-def socket_port():
+def _free_port() -> int:
     """A free local port (released before the upstream binds it)."""
-    import socket
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    yield port
+        return sock.getsockname()[1]
