@@ -74,6 +74,18 @@ def test_a_refusal_with_a_length_is_complete_after_its_body():
     assert response.feed(head + body[:-1], now=1.0) is False
     assert response.feed(body[-1:], now=2.0) is True
     assert (response.status, response.keep, response.ended) == (429, False, 2.0)
+    assert (response.error_code, response.retry_after) == ("", None)  # not the envelope
+
+
+def test_an_error_envelope_gives_its_code_and_retry_after():
+    body = json.dumps({"error": {"code": "overloaded", "message": "busy"}}).encode()
+    head = (b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
+            b"Retry-After: 5\r\nContent-Length: " + str(len(body)).encode() + b"\r\n\r\n")
+    response = DraftResponse(sent=0.0)
+
+    assert response.feed(head + body, now=1.0) is True
+    assert (response.status, response.error_code, response.retry_after) == (503, "overloaded", 5.0)
+    assert response.keep and response.draft_id == ""
 
 
 @pytest.mark.parametrize("data, reason", [
@@ -216,3 +228,104 @@ def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+# --- the load test's users: closed loop (back to back) and open loop (--rate) -------------------
+
+def _loadtest_module():
+    """scripts/loadtest (a script without a .py name) as a module."""
+    import importlib.machinery
+    import importlib.util
+    loader = importlib.machinery.SourceFileLoader("loadtest_script",
+                                                  str(ROOT / "scripts" / "loadtest"))
+    import sys
+    if loader.name in sys.modules:
+        return sys.modules[loader.name]
+    module = importlib.util.module_from_spec(importlib.util.spec_from_loader(loader.name, loader))
+    sys.modules[loader.name] = module  # dataclasses look their module up while it executes
+    loader.exec_module(module)
+    return module
+
+
+def _refusal(code: str, retry_after: int) -> bytes:
+    body = json.dumps({"error": {"code": code, "message": "busy"}}).encode()
+    return (b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
+            b"Retry-After: " + str(retry_after).encode() + b"\r\nContent-Length: "
+            + str(len(body)).encode() + b"\r\n\r\n" + body)
+
+
+def _drive(answers: list[bytes], run) -> tuple[list[float], int]:
+    """Serve `answers` in order (then the stream) to whatever `run(port)` sends, on a loop in a
+    thread of its own: (when each request arrived, connections opened)."""
+    arrived: list[float] = []
+    connections = []
+
+    async def serve(reader, writer):
+        connections.append(asyncio.current_task())
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                length = int(next(line.split(b":")[1] for line in head.split(b"\r\n")
+                                  if line.lower().startswith(b"content-length")))
+                await reader.readexactly(length)
+                arrived.append(time.monotonic())
+                writer.write(answers.pop(0) if answers else STREAM)
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass  # the client closed the connection
+        finally:
+            writer.close()
+
+    async def main():
+        server = await asyncio.start_server(serve, "127.0.0.1", 0)
+        try:
+            await run(server.sockets[0].getsockname()[1])
+        finally:
+            server.close()
+            await asyncio.wait_for(asyncio.gather(*connections), 5)  # each ends as its client closes
+            await server.wait_closed()
+
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        pool.submit(lambda: asyncio.run(main())).result()
+    return arrived, len(connections)
+
+
+def _args(**changes):
+    import argparse
+    values = dict(users=10, tenants=2, timeout=5.0, ramp_up=0.0, concurrency=1, rate=0.0,
+                  ignore_retry_after=False)
+    return argparse.Namespace(**{**values, **changes})
+
+
+def test_a_refused_user_waits_out_retry_after_before_drafting_again():
+    loadtest = _loadtest_module()
+    stats = loadtest.Stats(remaining=3)
+
+    async def run(port):
+        ready = asyncio.Event()
+        ready.set()
+        await loadtest.virtual_user(0, port, _args(), stats, ready)
+
+    arrived, connections = _drive([_refusal("overloaded", 1)], run)
+    assert len(arrived) == 3 and connections == 1  # one keep-alive connection throughout
+    assert arrived[1] - arrived[0] >= 0.95  # the pane's countdown
+    assert arrived[2] - arrived[1] < 0.9
+    assert dict(stats.errors) == {"HTTP 503 overloaded": 1} and len(stats.ids) == 2
+    assert len(stats.failed_in) == 1 and stats.failed_in[0] < 0.9
+
+
+def test_open_loop_arrivals_keep_coming_while_drafts_are_refused():
+    loadtest = _loadtest_module()
+    stats = loadtest.Stats(remaining=30)
+
+    async def run(port):
+        ready = asyncio.Event()
+        ready.set()
+        await loadtest.arrivals(port, _args(rate=200.0), stats, ready)
+
+    arrived, connections = _drive([_refusal("overloaded", 5)] * 10, run)
+    assert len(arrived) == 30 and stats.done == 30
+    assert dict(stats.errors) == {"HTTP 503 overloaded": 10} and len(stats.ids) == 20
+    # No user waits out the refusals: arrivals do not depend on answers (all in ~0.15 s).
+    assert arrived[-1] - arrived[0] < 4
+    assert connections < 30  # idle connections are reused

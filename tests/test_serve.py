@@ -138,6 +138,21 @@ def test_workers_times_threads_streams_run_at_once_on_kept_alive_connections(
             assert max(timings) < 2 * latency - 0.3, timings  # nobody waited for a thread
 
 
+def test_each_worker_publishes_its_lag_to_metrics(served):
+    base, _log = served
+    deadline = time.monotonic() + 15
+    while True:  # published about once a second by each worker's lag monitor
+        body = requests.get(f"{base}/metrics", timeout=5).text
+        lines = [line for line in body.splitlines()
+                 if line.startswith("replywise_worker_lag_seconds")]
+        if lines or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert lines, body[:2000]
+    assert 0 <= float(lines[0].split()[-1]) < 1.0
+    assert "replywise_drafts_shed_total 0.0" in body
+
+
 def test_a_worker_accepts_no_more_connections_than_it_has_threads():
     """Stock gthread accepts up to 1,000 connections per worker whatever its threads; a
     request on a connection beyond them waits for another stream to end, even while a
@@ -170,6 +185,7 @@ def test_a_worker_leaves_its_start_up_heap_out_of_the_collectors_passes(tmp_path
 
     switch = sys.getswitchinterval()
     gc.unfreeze()
+    app = None
     try:
         app = worker_app(Settings(env="development", data_dir=tmp_path, database_url=sqlite_url,
                                   pseudonym_key=b"test-pseudonym-key-0123456789"))
@@ -177,6 +193,10 @@ def test_a_worker_leaves_its_start_up_heap_out_of_the_collectors_passes(tmp_path
         # Frozen objects belong to no generation: the collector no longer visits the app.
         assert not any(obj is app for obj in gc.get_objects())
         assert app.test_client().get("/healthz").status_code == 200  # and it still serves
+        # The worker also measures its lag, to shed new drafts when far behind.
+        assert app.extensions["replywise"].lag_monitor._thread.is_alive()
     finally:
         gc.unfreeze()
         sys.setswitchinterval(switch)
+        if app is not None:
+            app.extensions["replywise"].close()

@@ -8,7 +8,7 @@ import { SignInRequired } from "./auth.js";
  * @property {string} text what happened and what to do, in plain words
  * @property {null|"retry"|"signin"} action the button the message bar offers
  * @property {string} [actionLabel]
- * @property {number} [retryAfter] seconds until drafting may resume (rate limits)
+ * @property {number} [retryAfter] seconds until drafting may resume (rate limits, overload)
  * @property {string} [claims] claims challenge to pass to the interactive sign-in
  */
 
@@ -53,6 +53,12 @@ export function describe(err, { localMode, origin }) {
     const seconds = Math.max(1, err.retryAfter ?? 30);
     return { tone: "warning", action: null, retryAfter: seconds,
              text: `You've reached the drafting limit for now. Try again in ${seconds} s.` };
+  }
+  if (err.status === 503 && code === "overloaded") {
+    // The service sheds new drafts while it catches up; retrying at once would only add to it.
+    const seconds = Math.max(1, err.retryAfter ?? 5);
+    return { tone: "warning", action: null, retryAfter: seconds,
+             text: `Replywise is very busy right now. Try again in ${seconds} s.` };
   }
   if (err.status === 401 && code === "local_mode_loopback_only") {
     return { tone: "error", action: null, text: err.message };

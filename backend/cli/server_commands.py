@@ -97,7 +97,17 @@ def worker_app(config):
     sys.setswitchinterval(config.gil_switch_interval_ms / 1000)
     app = create_app(config)
     freeze_startup_heap()
+    start_lag_monitor(app.extensions["replywise"])
     return app
+
+
+def start_lag_monitor(rt) -> None:
+    """Measure this worker's lag, publish it to /metrics, and shed new drafts when it is far
+    behind (backend/services/overload.py). Started after the fork: threads do not survive one."""
+    from backend.services import metrics
+    # It runs with shedding off too (REPLYWISE_SHED_LAG_MS=0): the lag is worth watching.
+    rt.lag_monitor.report = lambda seconds: metrics.set_worker_lag(rt, seconds)
+    rt.lag_monitor.start()
 
 
 def freeze_startup_heap() -> None:

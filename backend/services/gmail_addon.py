@@ -23,7 +23,7 @@ from backend.governance import rbac
 from backend.governance.identity import Principal
 from backend.providers.gmail import (SCOPE_COMPOSE, SCOPE_READ_MESSAGE, GmailClient, GmailError,
                                      GmailScopeError, message_fields)
-from backend.services import audit, drafting, limits, tenants
+from backend.services import audit, drafting, limits, overload, tenants
 from backend.services.google_identity import ScopesRequired
 from backend.services.runtime import Runtime
 from backend.storage.models import Draft
@@ -125,6 +125,7 @@ def read_open_message(rt: Runtime, principal: Principal, event: AddonEvent) -> O
 def draft_reply(rt: Runtime, principal: Principal, event: AddonEvent, options: DraftOptions,
                 *, started: float) -> tuple[drafting.DraftResult, OpenMessage | None]:
     """Draft a reply to the open message (or, composing without one, from the instructions)."""
+    overload.refuse_if_overloaded(rt)  # before reading the message from Gmail
     rbac.require(principal, "draft.create")
     opened: OpenMessage | None = None
     if event.message_id or event.parameters.get("message_id"):

@@ -80,6 +80,13 @@ class Metrics:
                                  "Calls waiting for a provider slot (upstream shaping).",
                                  ("provider",), registry=self.registry,
                                  multiprocess_mode="livesum")
+        self.shed = Counter("replywise_drafts_shed",
+                            "New drafts refused with 503 overloaded because their worker was "
+                            "too far behind.", registry=self.registry)
+        self.worker_lag = Gauge("replywise_worker_lag_seconds",
+                                "How late a worker's threads get the interpreter back, smoothed "
+                                "(worst across workers).", registry=self.registry,
+                                multiprocess_mode="livemax")
 
     def observe_request(self, route: str, method: str, status: int, seconds: float) -> None:
         labels = (route, method, str(status))
@@ -107,6 +114,14 @@ def metrics_for(rt: Runtime) -> Metrics:
 def set_queue_depth(rt: Runtime, provider: str, depth: int) -> None:
     """For upstream shaping: how many calls wait for `provider` in this process right now."""
     metrics_for(rt).queue_depth.labels(provider).set(depth)
+
+
+def count_shed(rt: Runtime) -> None:
+    metrics_for(rt).shed.inc()
+
+
+def set_worker_lag(rt: Runtime, seconds: float) -> None:
+    metrics_for(rt).worker_lag.set(seconds)
 
 
 def render(rt: Runtime) -> bytes:

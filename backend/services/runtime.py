@@ -18,6 +18,7 @@ from backend.providers.llm.base import LLMProvider
 from backend.providers.llm.breaker import BreakerRegistry
 from backend.providers.llm.registry import build_provider
 from backend.providers.llm.shaping import shape
+from backend.services.overload import LagMonitor
 from backend.storage.db import Database
 
 log = logging.getLogger(__name__)
@@ -33,8 +34,11 @@ class Runtime:
     breakers: BreakerRegistry
     pseudonymizer: Pseudonymizer
     caches: dict[str, object] = field(default_factory=dict)
+    # Ticks only where started (gunicorn workers); elsewhere it never sheds.
+    lag_monitor: LagMonitor = field(default_factory=lambda: LagMonitor(0.0))
 
     def close(self) -> None:
+        self.lag_monitor.stop()
         for provider in (*self.providers, self.caches.get("kb_embedder")):
             close = getattr(provider, "close", None)
             if close:
@@ -64,6 +68,7 @@ def build_runtime(settings: Settings) -> Runtime:
                                  cooldown_s=settings.breaker_cooldown_s),
         pseudonymizer=Pseudonymizer(settings.pseudonym_key or _local_key(settings.data_dir)),
         caches={"redis": redis} if redis is not None else {},
+        lag_monitor=LagMonitor(settings.shed_lag_ms / 1000),
     )
     throughput.install(rt)
     return rt

@@ -11,7 +11,7 @@ from flask import Blueprint, Flask, jsonify, request
 from backend.drafting.mail import MailParseError, message_from_rfc822, thread_from_fields
 from backend.drafting.model import DraftOptions, Length, MailThread, Refinement, Tone
 from backend.errors import InvalidField
-from backend.services import drafting, grounding
+from backend.services import drafting, grounding, overload
 from backend.services.drafts_store import record_feedback
 from backend.services.runtime import runtime
 from backend.web.auth import current_principal, user_assertion
@@ -25,6 +25,7 @@ bp = Blueprint("api", __name__, url_prefix="/api/v1")
 @bp.post("/drafts")
 def create_draft():
     """Draft a reply; streams when the client accepts text/event-stream."""
+    overload.refuse_if_overloaded(runtime())  # first: a shed draft must cost next to nothing
     principal = current_principal()
     draft_request = parse_draft_request(json_body(request, "DraftRequest"),
                                         user_assertion=user_assertion())

@@ -219,7 +219,8 @@ def _error_responses(*codes: int) -> dict[str, Any]:
             404: "Not found", 409: "Conflict", 413: "Body too large", 415: "Not JSON",
             422: "Refused by policy",
             429: "Rate limited or budget used up (names the limit; Retry-After)",
-            503: "Providers at capacity, limits unavailable or the database busy or unreachable (Retry-After)"}
+            503: "Overloaded, providers at capacity, limits unavailable, or the database busy "
+                 "or unreachable (Retry-After)"}
     return {str(c): {"description": text[c], "content": {"application/json": {
         "schema": {"$ref": "#/components/schemas/Error"}}}} for c in codes}
 

@@ -28,10 +28,11 @@ class DraftResponse:
     When complete: `status`, `ttfb` (seconds from `sent` to the piece holding the first delta
     event, None if there was none), `draft_id` (from the done event, "" if none), `error_event`
     (an error event was streamed), `keep` (the server keeps the connection) and `ended` (when
-    its last byte arrived)."""
+    its last byte arrived); for an error answer, `error_code` (the envelope's code) and
+    `retry_after` (seconds, from Retry-After)."""
 
     __slots__ = ("sent", "status", "ttfb", "draft_id", "error_event", "keep", "ended",
-                 "_buffer", "_state", "_left", "_payloads", "_tail")
+                 "error_code", "retry_after", "_buffer", "_state", "_left", "_payloads", "_tail")
 
     def __init__(self, sent: float) -> None:
         self.sent = sent
@@ -41,6 +42,8 @@ class DraftResponse:
         self.error_event = False
         self.keep = True
         self.ended: float | None = None
+        self.error_code = ""
+        self.retry_after: float | None = None
         self._buffer = b""
         self._state = "head"  # head, length, size, data, last
         self._left = 0  # bytes still due in state "length" or "data" (data: with its CRLF)
@@ -85,6 +88,7 @@ class DraftResponse:
             else:  # length
                 if len(buffer) - position < self._left:
                     break
+                self._payloads.append(buffer[position:position + self._left])
                 position += self._left
                 return self._complete(now)
         self._buffer = buffer[position:]
@@ -99,6 +103,10 @@ class DraftResponse:
         headers = {k.strip().lower(): v.strip() for k, v in
                    (line.split(":", 1) for line in lines[1:] if ":" in line)}
         self.keep = headers.get("connection", "").lower() != "close"
+        try:
+            self.retry_after = float(headers["retry-after"])
+        except (KeyError, ValueError):
+            pass  # absent, or an HTTP date (the service sends seconds)
         if headers.get("transfer-encoding", "").lower() == "chunked":
             self._state = "size"
         else:
@@ -115,6 +123,12 @@ class DraftResponse:
     def _complete(self, now: float) -> bool:
         self.ended = now
         self._buffer = b""
+        if self.status != 200:
+            try:
+                self.error_code = str(json.loads(b"".join(self._payloads))["error"]["code"])
+            except (KeyError, TypeError, ValueError):
+                pass  # not the service's envelope: the status says enough
+            return True
         for event in b"".join(self._payloads).split(b"\n\n"):
             if event.startswith(b"event: done"):
                 try:

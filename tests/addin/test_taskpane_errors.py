@@ -48,6 +48,21 @@ def test_rate_limit_says_when_to_retry_and_counts_down(pane_factory, server, art
     assert "draft again now" in wait_message(pane, "draft again now")
 
 
+def test_an_overloaded_service_says_when_to_retry_and_counts_down(pane_factory, server):
+    pane = pane_factory(server)
+    pane.page.route(DRAFTS, lambda route: fulfil_error(
+        route, 503, "overloaded", "Busy.", headers={"Retry-After": "2"}))
+    pane.open({"mode": "read"})
+    ready(pane)
+    pane.page.click("#draft-button")
+    assert "very busy" in _wait_message(pane, "Try again in 2 s")
+    assert pane.page.is_disabled("#draft-button")
+    _wait_message(pane, "Try again in 1 s")
+    pane.page.wait_for_function("() => !document.getElementById('draft-button').disabled",
+                                timeout=4000)
+    assert "draft again now" in wait_message(pane, "draft again now")
+
+
 def test_spent_budget_says_who_to_ask(pane_factory, server):
     pane = pane_factory(server)
     pane.page.route(DRAFTS, lambda route: fulfil_error(

@@ -310,6 +310,20 @@ def test_a_pipeline_refusal_is_a_card_in_plain_words_not_an_error(addon, gmail_m
     assert "personal data your organisation does not allow" in text
 
 
+def test_an_overloaded_worker_answers_with_a_card_before_calling_gmail(addon, google,
+                                                                      gmail_message, user_token):
+    client = addon(shed_lag_ms=500.0)
+    monitor = client.app.extensions["replywise"].lag_monitor
+    while not monitor.shedding:
+        monitor.record(2.0)
+    text = json.dumps(_card(_draft(client, user_token))[1])
+    assert "very busy right now" in text
+    assert gmail_calls(google) == []  # the open message was not even fetched
+    while monitor.shedding:
+        monitor.record(0.0)
+    assert "Dear Jane" in json.dumps(_card(_draft(client, user_token))[1])
+
+
 def test_gmail_failing_is_a_card_not_an_error(addon, gmail_message, user_token):
     gmail_message(status=500, body={"error": {"code": 500, "message": "backend error"}})
     response = addon().post("/gmail/message", event(user_token=user_token(),
