@@ -98,15 +98,21 @@ class Upstream:
         self.late_first.append(self._note(await at(self.latency)))
         created = int(time.time())
         events = self._encoded(model, created)
+        if writer.is_closing():
+            return
         writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
                      b"Transfer-Encoding: chunked\r\n\r\n" + events[0])
         for index, event in enumerate(events[1:], start=1):  # the words, then the finish
             await at(self.latency + index * self.chunk_delay)
+            if writer.is_closing():  # the service gave up on this stream (its deadline)
+                return
             writer.write(event)
         # The same schedule as tests/fakes/openai_server.py (a delay before every event after
         # the first), which scripts/loadtest's configured upstream time assumes.
         self.late_last.append(self._note(
             await at(self.latency + (len(self.words) + 2) * self.chunk_delay)))
+        if writer.is_closing():
+            return
         prompt = sum(len(m.get("content", "")) for m in body.get("messages", [])) // 4
         writer.write(_chunk(model, created, {}, usage={
             "prompt_tokens": prompt, "completion_tokens": len(self.words),
