@@ -53,7 +53,7 @@ class Settings:
     workers: int = 2                               # REPLYWISE_WORKERS
     threads: int = 64                              # REPLYWISE_THREADS (per worker)
     gil_switch_interval_ms: float = 0.5            # REPLYWISE_GIL_SWITCH_INTERVAL_MS (workers; docs/deploy.md)
-    shed_lag_ms: float = 500.0                     # REPLYWISE_SHED_LAG_MS (worker lag that sheds new drafts; 0: never)
+    shed_lag_ms: float = 50.0                      # REPLYWISE_SHED_LAG_MS (worker lag shedding every new draft; 0: never)
     shed_retry_after_s: int = 5                    # REPLYWISE_SHED_RETRY_AFTER_S (Retry-After of a shed draft)
     public_base_url: str = ""                      # REPLYWISE_PUBLIC_BASE_URL
     max_request_bytes: int = 1_000_000             # REPLYWISE_MAX_REQUEST_BYTES
@@ -159,7 +159,7 @@ class Settings:
             workers=reader.integer("WORKERS", 2, 1, 64),
             threads=reader.integer("THREADS", 64, 1, 2000),
             gil_switch_interval_ms=reader.number("GIL_SWITCH_INTERVAL_MS", 0.5, 0.1, 100.0),
-            shed_lag_ms=reader.number("SHED_LAG_MS", 500.0, 0.0, 60_000.0),
+            shed_lag_ms=reader.number("SHED_LAG_MS", 50.0, 0.0, 60_000.0),
             shed_retry_after_s=reader.integer("SHED_RETRY_AFTER_S", 5, 1, 3600),
             public_base_url=reader.text("PUBLIC_BASE_URL", "").rstrip("/"),
             max_request_bytes=reader.integer("MAX_REQUEST_BYTES", 1_000_000, 1024, 100_000_000),

@@ -10,15 +10,19 @@ the streams it already holds. The user's retry may reach a worker or an instance
 The signal is the worker's lag: how late a thread that asked to wake every 100 ms gets the
 interpreter back. Every stream of the worker suffers the same at each chunk, whatever the
 cause (threads queued for the GIL, the process queued for a core, a collector pass), and
-measuring it costs ten wake-ups a second. Shedding starts when the smoothed lag reaches
-REPLYWISE_SHED_LAG_MS and stops only once it is under half of that, so a worker near the
-threshold does not flap. Shed drafts are not audited: nothing was done for the user, and a
-database write per refusal is load an overloaded worker cannot afford. They are counted in
-/metrics (`replywise_drafts_shed`), with the lag (`replywise_worker_lag_seconds`).
+measuring it costs ten wake-ups a second. A healthy worker's smoothed lag is a millisecond or
+two; a saturated one's 100 ms and more. From half of REPLYWISE_SHED_LAG_MS (default 50 ms) a
+rising share of new drafts is shed, all of them at the threshold: the worker settles where it
+keeps up, where refusing all new drafts past one line emptied it and then let a burst in
+(docs/benchmarks.md, "Load (issue 7)", session 11). Shed drafts are not audited: nothing was
+done for the user, and a database write per refusal is load an overloaded worker cannot
+afford. They are counted in /metrics (`replywise_drafts_shed`), with the lag
+(`replywise_worker_lag_seconds`).
 """
 from __future__ import annotations
 
 import logging
+import random
 import threading
 import time
 from collections.abc import Callable
@@ -32,9 +36,9 @@ if TYPE_CHECKING:  # pragma: no cover
 log = logging.getLogger(__name__)
 
 TICK_S = 0.1
-# Weight of each tick in the smoothed lag: the last second or so counts, so a single long
-# pause (a collector pass, one slow statement) does not shed, and a lasting backlog soon does.
-SMOOTHING = 0.2
+# Weight of each tick in the smoothed lag: the last second or two counts, so a single pause
+# (a collector pass, one slow statement) sheds nothing, and a lasting backlog soon does.
+SMOOTHING = 0.1
 # How often the smoothed lag is published to /metrics.
 REPORT_EVERY_S = 1.0
 
@@ -53,20 +57,19 @@ class Overloaded(ServiceUnavailable):
 
 
 class LagMonitor:
-    """The smoothed lateness of this process's threads, and whether it sheds new drafts.
+    """The smoothed lateness of this process's threads, and what share of new drafts it sheds.
 
     `record` holds the decision and is what tests drive; `start` runs the ticking thread (in a
     gunicorn worker after the fork: threads do not survive one).
     """
 
-    def __init__(self, shed_above_s: float, *, tick_s: float = TICK_S,
+    def __init__(self, shed_all_at_s: float, *, tick_s: float = TICK_S,
                  report: Callable[[float], None] | None = None,
                  report_every_s: float = REPORT_EVERY_S):
-        self.shed_above_s = shed_above_s
-        self.resume_below_s = shed_above_s / 2
+        self.shed_all_at_s = shed_all_at_s
         self.tick_s = tick_s
         self.lag_s = 0.0
-        self.shedding = False
+        self.shed_share = 0.0
         self.report = report
         self.report_every_s = report_every_s
         self._stop = threading.Event()
@@ -74,21 +77,31 @@ class LagMonitor:
 
     @property
     def enabled(self) -> bool:
-        return self.shed_above_s > 0
+        return self.shed_all_at_s > 0
+
+    @property
+    def shedding(self) -> bool:
+        return self.shed_share > 0
 
     def record(self, late_s: float) -> None:
-        """Fold one tick's lateness into the smoothed lag, and start or stop shedding."""
+        """Fold one tick's lateness into the smoothed lag and set the share of new drafts to
+        shed: none up to half the threshold, then rising in proportion, all at the threshold.
+        Refusing a rising share, rather than all drafts past one line, lets the worker settle
+        where it keeps up: all-or-nothing emptied it, then let a burst in."""
         self.lag_s += SMOOTHING * (max(late_s, 0.0) - self.lag_s)
         if not self.enabled:
             return
-        if not self.shedding and self.lag_s >= self.shed_above_s:
-            self.shedding = True
-            log.warning("worker overloaded: new drafts are refused until it catches up",
+        half = self.shed_all_at_s / 2
+        was_shedding = self.shedding
+        self.shed_share = min(1.0, max(0.0, (self.lag_s - half) / half))
+        if self.shedding != was_shedding:
+            log.warning("worker overloaded: shedding new drafts" if self.shedding else
+                        "worker caught up: taking every new draft again",
                         extra={"lag_ms": round(self.lag_s * 1000)})
-        elif self.shedding and self.lag_s < self.resume_below_s:
-            self.shedding = False
-            log.warning("worker caught up: new drafts are taken again",
-                        extra={"lag_ms": round(self.lag_s * 1000)})
+
+    def sheds(self, draw: float) -> bool:
+        """Whether a new draft is shed, for `draw` uniform in [0, 1)."""
+        return draw < self.shed_share
 
     def start(self) -> None:
         """Start ticking (idempotent)."""
@@ -122,7 +135,8 @@ class LagMonitor:
 
 def refuse_if_overloaded(rt: Runtime) -> None:
     """Raise Overloaded when this worker sheds new drafts. Call before any other work."""
-    if rt.lag_monitor.shedding:
+    monitor = rt.lag_monitor
+    if monitor.shed_share and monitor.sheds(random.random()):
         from backend.services import metrics  # here: metrics imports runtime, which imports us
         metrics.count_shed(rt)
         raise Overloaded(rt.settings.shed_retry_after_s)
