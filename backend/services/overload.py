@@ -4,8 +4,8 @@ A draft a worker takes on when it is already behind makes every stream it holds 
 a machine stays short of CPU the queues feed themselves: one long load run that fell behind
 never recovered, and the drafts that failed in it waited 10 to 60 seconds first
 (docs/benchmarks.md, "Load (issue 7)", session 10). So a worker that is far behind answers new
-drafts at once with 503 `overloaded` and Retry-After, costing it microseconds, and keeps serving
-the streams it already holds. The user's retry may reach a worker or an instance with room.
+drafts at once with 503 `overloaded` and Retry-After, before authentication or any database
+work, and keeps serving the streams it already holds. The user's retry may reach a worker or an instance with room.
 
 The signal is the worker's lag: how late a thread that asked to wake every 100 ms gets the
 interpreter back. Every stream of the worker suffers the same at each chunk, whatever the

@@ -34,7 +34,8 @@ class Runtime:
     breakers: BreakerRegistry
     pseudonymizer: Pseudonymizer
     caches: dict[str, object] = field(default_factory=dict)
-    # Ticks only where started (gunicorn workers); elsewhere it never sheds.
+    # Measures only where started (gunicorn workers, after the fork); elsewhere it sheds only
+    # what a test tells it to.
     lag_monitor: LagMonitor = field(default_factory=lambda: LagMonitor(0.0))
 
     def close(self) -> None:
