@@ -255,8 +255,9 @@ def _refusal(code: str, retry_after: int) -> bytes:
 
 
 def _drive(answers: list[bytes], run) -> tuple[list[float], int]:
-    """Serve `answers` in order (then the stream) to whatever `run(port)` sends, on a loop in a
-    thread of its own: (when each request arrived, connections opened)."""
+    """Serve `answers` in order (then the stream) to whatever `run(port, ready)` sends (`ready`:
+    an Event already set, as the load test's start signal), on a loop in a thread of its own:
+    (when each request arrived, connections opened)."""
     arrived: list[float] = []
     connections = []
 
@@ -279,7 +280,9 @@ def _drive(answers: list[bytes], run) -> tuple[list[float], int]:
     async def main():
         server = await asyncio.start_server(serve, "127.0.0.1", 0)
         try:
-            await run(server.sockets[0].getsockname()[1])
+            ready = asyncio.Event()
+            ready.set()
+            await run(server.sockets[0].getsockname()[1], ready)
         finally:
             server.close()
             await asyncio.wait_for(asyncio.gather(*connections), 5)  # each ends as its client closes
@@ -301,12 +304,8 @@ def test_a_refused_user_waits_out_retry_after_before_drafting_again():
     loadtest = _loadtest_module()
     stats = loadtest.Stats(remaining=3)
 
-    async def run(port):
-        ready = asyncio.Event()
-        ready.set()
-        await loadtest.virtual_user(0, port, _args(), stats, ready)
-
-    arrived, connections = _drive([_refusal("overloaded", 1)], run)
+    arrived, connections = _drive([_refusal("overloaded", 1)], lambda port, ready:
+                                  loadtest.virtual_user(0, port, _args(), stats, ready))
     assert len(arrived) == 3 and connections == 1  # one keep-alive connection throughout
     assert arrived[1] - arrived[0] >= 0.95  # the pane's countdown
     assert arrived[2] - arrived[1] < 0.9
@@ -318,12 +317,8 @@ def test_open_loop_arrivals_keep_coming_while_drafts_are_refused():
     loadtest = _loadtest_module()
     stats = loadtest.Stats(remaining=30)
 
-    async def run(port):
-        ready = asyncio.Event()
-        ready.set()
-        await loadtest.arrivals(port, _args(rate=200.0), stats, ready)
-
-    arrived, connections = _drive([_refusal("overloaded", 5)] * 10, run)
+    arrived, connections = _drive([_refusal("overloaded", 5)] * 10, lambda port, ready:
+                                  loadtest.arrivals(port, _args(rate=200.0), stats, ready))
     assert len(arrived) == 30 and stats.done == 30
     assert dict(stats.errors) == {"HTTP 503 overloaded": 10} and len(stats.ids) == 20
     # No user waits out the refusals: arrivals do not depend on answers (all in ~0.15 s).
